@@ -1,0 +1,67 @@
+//! The tower layer: authenticate every request, optionally check a
+//! [`Require`], and hand the [`Principal`](crate::Principal) to the service in
+//! the request extensions. Works for axum routers and any tower service that
+//! speaks `http` (tonic included).
+
+mod future;
+mod service;
+
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use crate::{Require, TokenSource, Validator};
+
+pub use future::ResponseFuture;
+pub use service::AuthService;
+
+/// Authenticates requests; built by [`Validator::layer`] and [`Validator::require`].
+///
+/// When an outer `AuthLayer` has already authenticated the request, an inner
+/// one reuses its [`Principal`](crate::Principal) and only checks its own
+/// requirement: put `auth.layer()` on the router and `auth.require(...)` on
+/// each route, and every token is validated once.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    pub(crate) validator: Validator,
+    pub(crate) requirement: Option<Arc<Require>>,
+    pub(crate) sources: Arc<[TokenSource]>,
+}
+
+impl AuthLayer {
+    pub(crate) fn new(validator: Validator, requirement: Option<Arc<Require>>) -> Self {
+        AuthLayer {
+            validator,
+            requirement,
+            sources: Arc::new([TokenSource::AuthorizationHeader]),
+        }
+    }
+
+    /// Reads tokens from these sources, in order, instead of only the
+    /// `Authorization` header.
+    ///
+    /// ```
+    /// # use entra_auth::{TokenSource, Validator};
+    /// # fn f(auth: Validator) {
+    /// let layer = auth.layer().token_sources([
+    ///     TokenSource::AuthorizationHeader,
+    ///     TokenSource::Cookie("access_token".into()),
+    /// ]);
+    /// # }
+    /// ```
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}

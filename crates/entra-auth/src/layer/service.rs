@@ -1,0 +1,123 @@
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::{AuthLayer, ResponseFuture};
+use crate::validator::Attempt;
+use crate::{Error, Principal, source};
+
+/// The service an [`AuthLayer`] wraps around yours.
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    pub(super) inner: S,
+    pub(super) layer: AuthLayer,
+}
+
+impl<S> AuthService<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    ResBody: From<Bytes> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // An outer layer already authenticated this request.
+        if let Some(principal) = req.extensions().get::<Principal>() {
+            return match self.authorize(principal) {
+                Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+                Err(e) => ResponseFuture::rejected(reject(&e)),
+            };
+        }
+        let layer = &self.layer;
+        let token = match source::find(
+            &layer.sources,
+            req.headers(),
+            req.extensions(),
+            req.uri(),
+            layer.validator.config().max_token_size,
+        ) {
+            Ok(token) => token,
+            Err(e) => return ResponseFuture::rejected(reject(&e)),
+        };
+        match layer.validator.try_validate(token.as_str()) {
+            Attempt::Done(Ok(principal)) => match self.authorize(&principal) {
+                Ok(()) => {
+                    req.extensions_mut().insert(principal);
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Err(e) => ResponseFuture::rejected(reject(&e)),
+            },
+            Attempt::Done(Err(e)) => ResponseFuture::rejected(reject(&e)),
+            Attempt::NeedKey => {
+                // The key is not cached: refresh off the fast path. Take the
+                // service that was driven to readiness, leave a clone behind.
+                let token = token.as_str().to_owned();
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let layer = self.layer.clone();
+                ResponseFuture::slow(Box::pin(async move {
+                    let checked =
+                        layer
+                            .validator
+                            .validate_slow(&token)
+                            .await
+                            .and_then(|principal| match &layer.requirement {
+                                Some(requirement) => {
+                                    requirement.check(&principal).map(|()| principal)
+                                }
+                                None => Ok(principal),
+                            });
+                    match checked {
+                        Ok(principal) => {
+                            req.extensions_mut().insert(principal);
+                            poll_fn(|cx| inner.poll_ready(cx)).await?;
+                            inner.call(req).await
+                        }
+                        Err(e) => Ok(reject(&e)),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+impl<S> AuthService<S> {
+    fn authorize(&self, principal: &Principal) -> Result<(), Error> {
+        match &self.layer.requirement {
+            Some(requirement) => requirement.check(principal),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Logs the rejection (never the token) and builds its answer.
+fn reject<B: From<Bytes>>(error: &Error) -> Response<B> {
+    match error {
+        Error::KeysUnavailable { reason, .. } => {
+            tracing::warn!(%reason, "request refused: signing keys unavailable");
+        }
+        Error::MissingToken => tracing::trace!("request refused: no bearer token"),
+        other => {
+            tracing::debug!(reason = %other, status = other.status().as_u16(), "request refused")
+        }
+    }
+    error.to_response()
+}

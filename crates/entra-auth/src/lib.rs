@@ -1,0 +1,62 @@
+//! Protect HTTP APIs with Microsoft Entra ID (Azure AD) and any OpenID Connect
+//! provider: validate access tokens, v1 and v2, single- and multi-tenant, and
+//! guard axum routes (or any tower service) by delegated scope, app
+//! permission, app role and client application, with RFC 6750 answers.
+//!
+#![doc = include_str!("docs/quickstart.md")]
+//!
+//! # Layout
+//!
+//! - [`config`]: [`AuthConfig`] and its builder: authority, tenants, audiences,
+//!   token versions, clock skew, client allow-list, limits.
+//! - [`Validator`]: checks a token in Microsoft's order and yields a
+//!   [`Principal`]; owns the key cache (`keys`), which loads the metadata
+//!   documents and key sets, refreshes them in the background and on unknown
+//!   `kid`s, and keeps the last-known-good keys when the provider misbehaves.
+//! - [`Principal`]: the typed caller a handler receives (an axum extractor).
+//! - [`Require`]: per-route requirements: scopes, app permissions, app roles,
+//!   client apps, and their combinations.
+//! - [`AuthLayer`]: the tower layer ([`Validator::layer`], [`Validator::require`]).
+//! - [`TokenSource`]: where tokens are read from (header, cookie, custom).
+//! - [`Error`]: every failure, each with its HTTP answer (401, 403, 400, 431, 503).
+//! - `testing` (feature): mint signed tokens in-process for your own tests.
+//!
+//! # What is checked, in order
+//!
+//! 1. The request: one `Authorization: Bearer` header (scheme case-insensitive),
+//!    a token in the b64token grammar, no token in the query as well, the size limit.
+//! 2. The structure: exactly three base64url segments without padding, canonical
+//!    encoding, header and payload UTF-8 JSON objects without duplicate members.
+//! 3. The header: `alg` exactly `RS256` (never `none`, never HMAC); no `crit`,
+//!    `b64`, `zip`, `cty`, `enc` (JWE), and no key carried or pointed to by the
+//!    token (`jwk`, `jku`, `x5u`, `x5c`: no URL from a token is ever fetched);
+//!    `typ`, if present, `JWT` or `at+jwt`.
+//! 4. The key: by `kid` (or `x5t`) among the provider's published keys.
+//! 5. The signature.
+//! 6. The claims: `exp` (required), `nbf` and `iat` as numbers, with the clock
+//!    skew; `ver` accepted; `tid` a GUID and allowed; `iss` exactly the issuer of
+//!    that version and tenant, and the signing key's `issuer`; `aud` one of ours;
+//!    `sub`, `oid`, and `azp`/`appid` present; not an ID token (`nonce`, hashes,
+//!    or neither `scp` nor `roles`); claim types as Entra sends them.
+//! 7. Only then the client allow-list, and each route's [`Require`]ment (403).
+
+pub mod config;
+mod error;
+mod extract;
+mod jose;
+mod keys;
+mod layer;
+mod principal;
+mod require;
+mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod validator;
+
+pub use config::{AuthConfig, AuthConfigBuilder, Clock, TokenVersions};
+pub use error::{Error, InvalidToken};
+pub use layer::{AuthLayer, AuthService, ResponseFuture};
+pub use principal::{Principal, TokenVersion};
+pub use require::Require;
+pub use source::TokenSource;
+pub use validator::Validator;

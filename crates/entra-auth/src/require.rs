@@ -1,0 +1,197 @@
+//! What a route requires of its caller, declared in one line.
+//!
+//! Delegated scopes (`scp`) and application permissions (`roles` on an
+//! app-only token) never stand in for each other: a route says which it takes,
+//! or that it takes either ([`Require::scope_or_app_permission`], as
+//! Microsoft.Identity.Web's `RequiredScopeOrAppPermission`). A user's app
+//! roles ([`Require::role`]) are only read from delegated tokens.
+
+use http::HeaderValue;
+
+use crate::{Error, Principal};
+
+/// A requirement on the caller. Combine with [`and`](Require::and) /
+/// [`or`](Require::or).
+///
+/// ```
+/// use entra_auth::Require;
+///
+/// let read = Require::scope_or_app_permission("Heroes.Read");
+/// let admin = Require::role("Admin");
+/// let writer = Require::any_scope(["Heroes.Write", "Heroes.Admin"]).and(Require::client_app("6e74172b-be56-4843-9ff4-e66a39bb12e3"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Require {
+    rule: Rule,
+    challenge: HeaderValue,
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    Authenticated,
+    AllScopes(Box<[String]>),
+    AnyScope(Box<[String]>),
+    AllAppPermissions(Box<[String]>),
+    AnyAppPermission(Box<[String]>),
+    AllRoles(Box<[String]>),
+    AnyRole(Box<[String]>),
+    ClientApp(Box<[String]>),
+    All(Box<[Require]>),
+    Any(Box<[Require]>),
+}
+
+fn collect<I, S>(items: I) -> Box<[String]>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    items.into_iter().map(Into::into).collect()
+}
+
+impl Require {
+    fn new(rule: Rule) -> Self {
+        let mut names: Vec<&str> = Vec::new();
+        rule.names(&mut names);
+        let challenge = if names.is_empty() {
+            HeaderValue::from_static("Bearer error=\"insufficient_scope\"")
+        } else {
+            // Scope names are space-free tokens; anything unprintable is dropped
+            // rather than rendering an invalid header.
+            let scope: String = names
+                .join(" ")
+                .chars()
+                .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+                .collect();
+            HeaderValue::from_str(&format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
+        };
+        Require { rule, challenge }
+    }
+
+    /// Any valid token.
+    pub fn authenticated() -> Self {
+        Self::new(Rule::Authenticated)
+    }
+
+    /// The delegated scope `scope` (exact, case-sensitive).
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self::new(Rule::AllScopes(collect([scope])))
+    }
+
+    /// All of these delegated scopes.
+    pub fn all_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self::new(Rule::AllScopes(collect(scopes)))
+    }
+
+    /// At least one of these delegated scopes.
+    pub fn any_scope<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self::new(Rule::AnyScope(collect(scopes)))
+    }
+
+    /// The application permission `permission` (`roles` on an app-only token).
+    pub fn app_permission(permission: impl Into<String>) -> Self {
+        Self::new(Rule::AllAppPermissions(collect([permission])))
+    }
+
+    /// All of these application permissions.
+    pub fn all_app_permissions<I: IntoIterator<Item = S>, S: Into<String>>(permissions: I) -> Self {
+        Self::new(Rule::AllAppPermissions(collect(permissions)))
+    }
+
+    /// At least one of these application permissions.
+    pub fn any_app_permission<I: IntoIterator<Item = S>, S: Into<String>>(permissions: I) -> Self {
+        Self::new(Rule::AnyAppPermission(collect(permissions)))
+    }
+
+    /// The user app role `role` (`roles` on a delegated token).
+    pub fn role(role: impl Into<String>) -> Self {
+        Self::new(Rule::AllRoles(collect([role])))
+    }
+
+    /// At least one of these user app roles.
+    pub fn any_role<I: IntoIterator<Item = S>, S: Into<String>>(roles: I) -> Self {
+        Self::new(Rule::AnyRole(collect(roles)))
+    }
+
+    /// The delegated scope `name`, or the application permission of the same
+    /// name: a user through a web app and a daemon can both call the route.
+    pub fn scope_or_app_permission(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self::any_scope([name.clone()]).or(Self::any_app_permission([name]))
+    }
+
+    /// The token was obtained by one of these client applications (`azp` / `appid`).
+    pub fn client_app(client_id: impl Into<String>) -> Self {
+        Self::new(Rule::ClientApp(collect([client_id])))
+    }
+
+    /// The token was obtained by one of these client applications.
+    pub fn any_client_app<I: IntoIterator<Item = S>, S: Into<String>>(client_ids: I) -> Self {
+        Self::new(Rule::ClientApp(collect(client_ids)))
+    }
+
+    /// Both this and `other`.
+    pub fn and(self, other: Require) -> Self {
+        Self::new(Rule::All(Box::new([self, other])))
+    }
+
+    /// This or `other`.
+    pub fn or(self, other: Require) -> Self {
+        Self::new(Rule::Any(Box::new([self, other])))
+    }
+
+    /// Whether `principal` meets the requirement.
+    pub fn is_met(&self, principal: &Principal) -> bool {
+        self.rule.is_met(principal)
+    }
+
+    /// `Ok` when met, else the `403 insufficient_scope` error naming what is needed.
+    pub fn check(&self, principal: &Principal) -> Result<(), Error> {
+        if self.is_met(principal) {
+            Ok(())
+        } else {
+            Err(Error::InsufficientScope {
+                challenge: self.challenge.clone(),
+            })
+        }
+    }
+}
+
+impl Rule {
+    fn is_met(&self, p: &Principal) -> bool {
+        match self {
+            Rule::Authenticated => true,
+            Rule::AllScopes(s) => s.iter().all(|s| p.has_scope(s)),
+            Rule::AnyScope(s) => s.iter().any(|s| p.has_scope(s)),
+            Rule::AllAppPermissions(s) => s.iter().all(|s| p.has_app_permission(s)),
+            Rule::AnyAppPermission(s) => s.iter().any(|s| p.has_app_permission(s)),
+            Rule::AllRoles(s) => s.iter().all(|s| p.has_role(s)),
+            Rule::AnyRole(s) => s.iter().any(|s| p.has_role(s)),
+            Rule::ClientApp(ids) => p.client_id().is_some_and(|c| ids.iter().any(|id| id == c)),
+            Rule::All(rs) => rs.iter().all(|r| r.is_met(p)),
+            Rule::Any(rs) => rs.iter().any(|r| r.is_met(p)),
+        }
+    }
+
+    /// The scope, permission and role names to list in the challenge.
+    fn names<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Rule::Authenticated | Rule::ClientApp(_) => {}
+            Rule::AllScopes(s)
+            | Rule::AnyScope(s)
+            | Rule::AllAppPermissions(s)
+            | Rule::AnyAppPermission(s)
+            | Rule::AllRoles(s)
+            | Rule::AnyRole(s) => {
+                for name in s.iter() {
+                    if !out.contains(&name.as_str()) {
+                        out.push(name);
+                    }
+                }
+            }
+            Rule::All(rs) | Rule::Any(rs) => rs.iter().for_each(|r| r.rule.names(out)),
+        }
+    }
+}

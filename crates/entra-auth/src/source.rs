@@ -1,0 +1,256 @@
+//! Where a request's token comes from: the `Authorization` header (RFC 6750
+//! §2.1), and optionally a cookie or any value an earlier layer put in the
+//! request extensions (a server-side session, for browser apps).
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{Extensions, HeaderMap, Uri, header};
+
+use crate::Error;
+use crate::error::InvalidToken;
+
+type Custom = Arc<dyn Fn(&HeaderMap, &Extensions) -> Option<String> + Send + Sync>;
+
+/// One place a token may be read from. An [`AuthLayer`](crate::AuthLayer)
+/// tries its sources in order; the first that has a token wins.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>` (the scheme is case-insensitive).
+    AuthorizationHeader,
+    /// A cookie holding the bare token.
+    Cookie(String),
+    /// Anything else: a function of the headers and extensions (for example a
+    /// token an earlier session layer placed in the extensions).
+    Custom(Custom),
+}
+
+impl TokenSource {
+    /// A token read by `f`.
+    pub fn custom(
+        f: impl Fn(&HeaderMap, &Extensions) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        TokenSource::Custom(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::AuthorizationHeader => f.write_str("AuthorizationHeader"),
+            TokenSource::Cookie(name) => f.debug_tuple("Cookie").field(name).finish(),
+            TokenSource::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// A token found in a request: borrowed from a header, or owned.
+#[derive(Debug)]
+pub(crate) enum Found<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl Found<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Found::Borrowed(s) => s,
+            Found::Owned(s) => s,
+        }
+    }
+}
+
+/// Finds the token. Errors: two `Authorization` headers or a token in the
+/// header and the query (`400`), an oversized header (`431`), a `Bearer`
+/// header without a well-formed token (`401 invalid_token`), no token (`401`).
+pub(crate) fn find<'a>(
+    sources: &[TokenSource],
+    headers: &'a HeaderMap,
+    extensions: &Extensions,
+    uri: &Uri,
+    max_token_size: usize,
+) -> Result<Found<'a>, Error> {
+    let in_query = uri.query().is_some_and(|q| {
+        q.split('&').any(|pair| {
+            pair.split('=')
+                .next()
+                .is_some_and(|name| name == "access_token")
+        })
+    });
+    for source in sources {
+        let found = match source {
+            TokenSource::AuthorizationHeader => {
+                bearer(headers, max_token_size)?.map(Found::Borrowed)
+            }
+            TokenSource::Cookie(name) => cookie(headers, name).map(|t| Found::Owned(t.to_owned())),
+            TokenSource::Custom(f) => f(headers, extensions).map(Found::Owned),
+        };
+        if let Some(token) = found {
+            if in_query {
+                return Err(Error::InvalidRequest(
+                    "the token was sent by more than one method",
+                ));
+            }
+            if token.as_str().len() > max_token_size {
+                return Err(Error::TokenTooLarge);
+            }
+            return Ok(token);
+        }
+    }
+    // A token only in the query string is not supported (RFC 9700 §4.3.2):
+    // answered as if there were no credentials.
+    Err(Error::MissingToken)
+}
+
+fn bearer(headers: &HeaderMap, max_token_size: usize) -> Result<Option<&str>, Error> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Error::InvalidRequest("more than one Authorization header"));
+    }
+    if value.len() > max_token_size + 64 {
+        return Err(Error::TokenTooLarge);
+    }
+    let bytes = value.as_bytes();
+    let scheme_end = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+    if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
+        // Another scheme (Basic, Negotiate...): no bearer credentials at all.
+        return Ok(None);
+    }
+    let rest = &bytes[scheme_end..];
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    let token = &rest[start..];
+    if token.is_empty() || !is_b64token(token) {
+        return Err(InvalidToken::Malformed.into());
+    }
+    // b64token is ASCII, so this cannot fail.
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| InvalidToken::Malformed.into())
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &[u8]) -> bool {
+    let body_end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    body_end > 0
+        && token[..body_end].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then_some(v)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("x")),
+            );
+        }
+        h
+    }
+
+    fn find_in(h: &HeaderMap, uri: &str) -> Result<String, Error> {
+        let uri: Uri = uri.parse().unwrap_or_default();
+        find(
+            &[TokenSource::AuthorizationHeader],
+            h,
+            &Extensions::new(),
+            &uri,
+            1024,
+        )
+        .map(|t| t.as_str().to_owned())
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive() {
+        assert_eq!(
+            find_in(&headers(&["bearer a.b.c"]), "/").ok().as_deref(),
+            Some("a.b.c")
+        );
+        assert_eq!(
+            find_in(&headers(&["BEARER a.b.c"]), "/").ok().as_deref(),
+            Some("a.b.c")
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_query_tokens_count_as_no_token() {
+        assert!(matches!(
+            find_in(&headers(&["Basic dXNlcjpwYXNz"]), "/"),
+            Err(Error::MissingToken)
+        ));
+        assert!(matches!(
+            find_in(&headers(&[]), "/?access_token=a.b.c"),
+            Err(Error::MissingToken)
+        ));
+    }
+
+    #[test]
+    fn two_methods_or_two_headers_are_invalid_requests() {
+        assert!(matches!(
+            find_in(&headers(&["Bearer a.b.c"]), "/?access_token=a.b.c"),
+            Err(Error::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            find_in(&headers(&["Bearer a.b.c", "Bearer a.b.c"]), "/"),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn empty_or_odd_tokens_are_invalid() {
+        for v in [
+            "Bearer",
+            "Bearer ",
+            "Bearer    ",
+            "Bearer \"a.b.c\"",
+            "Bearer a,b",
+            "Bearer ===",
+        ] {
+            assert!(
+                matches!(find_in(&headers(&[v]), "/"), Err(Error::InvalidToken(_))),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; token=x.y.z; b=2"),
+        );
+        let t = find(
+            &[TokenSource::Cookie("token".into())],
+            &h,
+            &Extensions::new(),
+            &Uri::default(),
+            100,
+        );
+        assert_eq!(
+            t.ok().map(|t| t.as_str().to_owned()).as_deref(),
+            Some("x.y.z")
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! Token validation, in Microsoft's order: structure, key, signature, lifetime,
+//! issuer and tenant, audience, token kind. Only a token that passes all of it
+//! becomes a [`Principal`]; scopes, roles and client apps are judged after.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+use crate::config::{AuthConfig, TenantPolicy, is_guid};
+use crate::error::InvalidToken;
+use crate::jose;
+use crate::keys::{KeyStore, Lookup, SigningKey, Snapshot, spawn_refresher};
+use crate::principal::{Principal, TokenVersion};
+use crate::{AuthLayer, Error, Require};
+
+/// The only signature algorithm Entra ID uses; nothing else is ever accepted.
+const ALGORITHMS: &[&str] = &["RS256"];
+
+/// Validates access tokens. Cheap to clone; clones share the key cache.
+///
+/// Create it inside a tokio runtime: it then loads the keys in the background
+/// right away and keeps them fresh. [`Validator::ready`] resolves once they
+/// are loaded.
+///
+/// ```no_run
+/// use entra_auth::{AuthConfig, Validator};
+///
+/// # async fn run() -> Result<(), entra_auth::Error> {
+/// let config = AuthConfig::builder()
+///     .tenant("contoso.onmicrosoft.com")
+///     .client_id("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+///     .build()?;
+/// let validator = Validator::new(config)?;
+/// validator.ready().await;
+/// let principal = validator.validate("eyJ0eXAiOiJKV1Qi...").await?;
+/// println!("{} calls as {:?}", principal.key(), principal.client_id());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: AuthConfig,
+    keys: Arc<KeyStore>,
+}
+
+/// The result of a validation attempt that did not need the network.
+pub(crate) enum Attempt {
+    Done(Result<Principal, Error>),
+    /// The key is not in the cache: the slow path may refresh it.
+    NeedKey,
+}
+
+impl Validator {
+    /// Builds a validator with its own HTTP client (rustls, the platform's
+    /// trusted roots, no redirects, the configured timeout).
+    pub fn new(config: AuthConfig) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.fetch_timeout.min(Duration::from_secs(5)))
+            .timeout(config.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("entra-auth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Self::with_http_client(config, http)
+    }
+
+    /// Builds a validator that fetches metadata and keys with `http` (to trust
+    /// the emulator's certificate authority, or to go through a proxy). Set a
+    /// timeout on it: the validator relies on the client's.
+    pub fn with_http_client(config: AuthConfig, http: reqwest::Client) -> Result<Self, Error> {
+        let keys = KeyStore::new(&config, http)?;
+        spawn_refresher(&keys);
+        Ok(Validator {
+            inner: Arc::new(Inner { config, keys }),
+        })
+    }
+
+    /// The configuration this validator enforces.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// True once signing keys are loaded.
+    pub fn is_ready(&self) -> bool {
+        self.inner.keys.snapshot().is_loaded()
+    }
+
+    /// Resolves once signing keys are loaded (immediately if they are).
+    /// Combine it with a timeout: while the identity provider is unreachable,
+    /// it waits for as long as the background refresh keeps failing.
+    pub fn ready(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx: watch::Receiver<bool> = self.inner.keys.subscribe();
+        async move {
+            let _ = rx.wait_for(|ready| *ready).await;
+        }
+    }
+
+    /// Why the last key refresh failed, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner.keys.last_error()
+    }
+
+    /// How many HTTP requests the key cache has made (metadata and key sets).
+    pub fn key_fetches(&self) -> u64 {
+        self.inner.keys.requests()
+    }
+
+    /// Refreshes metadata and keys now. On failure the last-known-good keys stay.
+    pub async fn refresh(&self) -> Result<(), Error> {
+        self.inner
+            .keys
+            .refresh()
+            .await
+            .map_err(|reason| Error::KeysUnavailable {
+                retry_after: Duration::from_secs(1),
+                reason,
+            })
+    }
+
+    /// A layer that authenticates every request (401 without a valid token)
+    /// and puts the [`Principal`] in the request extensions.
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer::new(self.clone(), None)
+    }
+
+    /// A layer that authenticates and then checks `requirement` (403 when it
+    /// is not met). The one-line route guard:
+    ///
+    /// ```
+    /// # use axum::{Router, routing::get};
+    /// # use entra_auth::{Require, Validator};
+    /// # fn app(auth: Validator) -> Router {
+    /// Router::new().route(
+    ///     "/heroes",
+    ///     get(|| async { "[]" }).layer(auth.require(Require::scope_or_app_permission("Heroes.Read"))),
+    /// )
+    /// # }
+    /// ```
+    pub fn require(&self, requirement: Require) -> AuthLayer {
+        AuthLayer::new(self.clone(), Some(Arc::new(requirement)))
+    }
+
+    /// Validates a token: signature, lifetime, issuer, tenant, audience, token
+    /// kind, and the client-application allow-list.
+    pub async fn validate(&self, token: &str) -> Result<Principal, Error> {
+        match self.try_validate(token) {
+            Attempt::Done(result) => result,
+            Attempt::NeedKey => self.validate_slow(token).await,
+        }
+    }
+
+    /// Validation with the keys in the cache, without waiting for anything.
+    pub(crate) fn try_validate(&self, token: &str) -> Attempt {
+        if token.len() > self.inner.config.max_token_size {
+            return Attempt::Done(Err(InvalidToken::Malformed.into()));
+        }
+        let parsed = match jose::parse(token, ALGORITHMS) {
+            Ok(parsed) => parsed,
+            Err(reason) => return Attempt::Done(Err(reason.into())),
+        };
+        let snapshot = self.inner.keys.snapshot();
+        let Some(key) = snapshot.find(parsed.header.kid.as_deref(), parsed.header.x5t.as_deref())
+        else {
+            return Attempt::NeedKey;
+        };
+        let key = key.clone();
+        Attempt::Done(self.check(&parsed, &key, &snapshot))
+    }
+
+    /// The path that may refresh the keys: unknown `kid`, or a cold cache.
+    pub(crate) async fn validate_slow(&self, token: &str) -> Result<Principal, Error> {
+        let parsed = jose::parse(token, ALGORITHMS)?;
+        let lookup = self
+            .inner
+            .keys
+            .lookup(parsed.header.kid.as_deref(), parsed.header.x5t.as_deref())
+            .await;
+        match lookup {
+            Lookup::Found(key, snapshot) => self.check(&parsed, &key, &snapshot),
+            Lookup::Unknown => Err(InvalidToken::UnknownKey.into()),
+            Lookup::Unavailable {
+                retry_after,
+                reason,
+            } => Err(Error::KeysUnavailable {
+                retry_after,
+                reason,
+            }),
+        }
+    }
+
+    fn check(
+        &self,
+        parsed: &jose::Parsed<'_>,
+        key: &SigningKey,
+        snapshot: &Snapshot,
+    ) -> Result<Principal, Error> {
+        key.verifier
+            .verify_sig(parsed.signing_input.as_bytes(), &parsed.signature)
+            .map_err(|_| InvalidToken::BadSignature)?;
+        let payload = jose::decode_segment(parsed.payload_b64)?;
+        let claims = jose::strict_object(&payload)?;
+        let principal = self.check_claims(claims, key, snapshot)?;
+        if let Some(allowed) = &self.inner.config.allowed_clients {
+            if !principal.client_id().is_some_and(|c| allowed.contains(c)) {
+                return Err(Error::ClientNotAllowed);
+            }
+        }
+        Ok(principal)
+    }
+
+    fn check_claims(
+        &self,
+        claims: Map<String, Value>,
+        key: &SigningKey,
+        snapshot: &Snapshot,
+    ) -> Result<Principal, InvalidToken> {
+        let config = &self.inner.config;
+        let now = config.clock.now();
+        let skew = config.clock_skew;
+
+        // Lifetime. exp is required; all three must be numbers.
+        let exp = numeric_date(claims.get("exp"))?.ok_or(InvalidToken::Claims)?;
+        if now > exp.saturating_add(skew) {
+            return Err(InvalidToken::Expired);
+        }
+        if let Some(nbf) = numeric_date(claims.get("nbf"))? {
+            if nbf > now.saturating_add(skew) {
+                return Err(InvalidToken::NotYetValid);
+            }
+        }
+        if let Some(iat) = numeric_date(claims.get("iat"))? {
+            if iat > now.saturating_add(skew) {
+                return Err(InvalidToken::IssuedInFuture);
+            }
+        }
+
+        let iss = str_claim(&claims, "iss")?.ok_or(InvalidToken::Claims)?;
+        let version;
+        if config.entra_claims {
+            version = Some(
+                match str_claim(&claims, "ver")?.ok_or(InvalidToken::Claims)? {
+                    "2.0" if config.versions.v2() => TokenVersion::V2,
+                    "1.0" if config.versions.v1() => TokenVersion::V1,
+                    "1.0" | "2.0" => return Err(InvalidToken::Version),
+                    _ => return Err(InvalidToken::Claims),
+                },
+            );
+            let tid = str_claim(&claims, "tid")?.ok_or(InvalidToken::Claims)?;
+            if !is_guid(tid) {
+                return Err(InvalidToken::Claims);
+            }
+            let template = match version {
+                Some(TokenVersion::V1) => snapshot.issuers.v1.as_deref(),
+                _ => snapshot.issuers.v2.as_deref(),
+            }
+            .ok_or(InvalidToken::Version)?;
+            // Exact issuer, and (Microsoft.IdentityModel's IDX40004) an issuer
+            // that names the token's own tenant.
+            if !issuer_matches(template, tid, iss) || !iss.contains(tid) {
+                return Err(InvalidToken::Issuer);
+            }
+            match &config.tenants {
+                TenantPolicy::Single | TenantPolicy::Any => {}
+                TenantPolicy::Allowed(allowed) => {
+                    if !allowed.contains(tid) {
+                        return Err(InvalidToken::Tenant);
+                    }
+                }
+            }
+            // The key's own issuer binds it to a tenant (Entra's multi-tenant
+            // rule). A v1 token is signed by the same keys as the v2 tokens of
+            // its tenant, so its key issuer is compared with the v2 form.
+            if let Some(key_issuer) = &key.issuer {
+                let v2_form = snapshot.issuers.v2.as_deref();
+                let ok = issuer_matches(key_issuer, tid, iss)
+                    || (version == Some(TokenVersion::V1)
+                        && v2_form.is_some_and(|v2| {
+                            fill(v2, tid).is_some_and(|v2| issuer_matches(key_issuer, tid, &v2))
+                        }));
+                if !ok {
+                    return Err(InvalidToken::Issuer);
+                }
+            }
+            if str_claim(&claims, "oid")?.is_none() {
+                return Err(InvalidToken::Claims);
+            }
+            // Every Entra access token names its client: azp (v2) or appid (v1).
+            // ID tokens do not.
+            let client_claim = if version == Some(TokenVersion::V2) {
+                "azp"
+            } else {
+                "appid"
+            };
+            if str_claim(&claims, client_claim)?.is_none() {
+                return Err(InvalidToken::IdToken);
+            }
+        } else {
+            version = None;
+            if Some(iss) != snapshot.issuers.v2.as_deref() {
+                return Err(InvalidToken::Issuer);
+            }
+        }
+
+        // Audience: a string or an array of strings, one of which is ours.
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => config.audiences.iter().any(|a| a == aud),
+            Some(Value::Array(auds)) if !auds.is_empty() => {
+                let mut ok = false;
+                for aud in auds {
+                    let aud = aud.as_str().ok_or(InvalidToken::Audience)?;
+                    ok |= config.audiences.iter().any(|a| a == aud);
+                }
+                ok
+            }
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(InvalidToken::Audience);
+        }
+
+        // ID tokens presented as access tokens (RFC 8725 §2.9): they carry a
+        // nonce or hashes, and neither scp nor roles.
+        if claims.contains_key("nonce")
+            || claims.contains_key("at_hash")
+            || claims.contains_key("c_hash")
+        {
+            return Err(InvalidToken::IdToken);
+        }
+        if !config.allow_acl_tokens && !claims.contains_key("scp") && !claims.contains_key("roles")
+        {
+            return Err(InvalidToken::IdToken);
+        }
+
+        Principal::from_claims(claims, version, exp)
+    }
+}
+
+/// `exp` / `nbf` / `iat`: a JSON number of seconds (fractions allowed, as
+/// MSAL sends them); strings, booleans, negatives and absurd values are refused.
+fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            let secs = n
+                .as_i64()
+                .map(|i| i as f64)
+                .or_else(|| n.as_f64())
+                .ok_or(InvalidToken::Claims)?;
+            if !(0.0..=253_402_300_799.0).contains(&secs) {
+                return Err(InvalidToken::Claims);
+            }
+            Ok(Some(secs as i64))
+        }
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+fn str_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, InvalidToken> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+/// Whether `iss` equals `template` with `{tenantid}` replaced by `tid`,
+/// compared without allocating.
+fn issuer_matches(template: &str, tid: &str, iss: &str) -> bool {
+    match template.split_once("{tenantid}") {
+        None => template == iss,
+        Some((before, after)) => {
+            iss.len() == before.len() + tid.len() + after.len()
+                && iss.starts_with(before)
+                && iss.ends_with(after)
+                && &iss[before.len()..before.len() + tid.len()] == tid
+        }
+    }
+}
+
+fn fill(template: &str, tid: &str) -> Option<String> {
+    Some(template.replace("{tenantid}", tid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_templates_match_exactly() {
+        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert!(issuer_matches(
+            t,
+            tid,
+            &format!("https://login.microsoftonline.com/{tid}/v2.0")
+        ));
+        assert!(!issuer_matches(
+            t,
+            tid,
+            &format!("https://login.microsoftonline.com/{tid}/v2.0/")
+        ));
+        assert!(!issuer_matches(
+            t,
+            tid,
+            "https://login.microsoftonline.com/other/v2.0"
+        ));
+        assert!(issuer_matches("https://x/", tid, "https://x/"));
+        assert!(!issuer_matches("https://x/", tid, "https://X/"));
+    }
+
+    #[test]
+    fn numeric_dates_are_strict() {
+        assert_eq!(numeric_date(Some(&serde_json::json!(12))), Ok(Some(12)));
+        assert_eq!(numeric_date(Some(&serde_json::json!(12.7))), Ok(Some(12)));
+        assert!(numeric_date(Some(&serde_json::json!("12"))).is_err());
+        assert!(numeric_date(Some(&serde_json::json!(-1))).is_err());
+        assert!(numeric_date(Some(&serde_json::json!(1e20))).is_err());
+        assert!(numeric_date(Some(&serde_json::json!(true))).is_err());
+    }
+}
