@@ -1,0 +1,60 @@
+//! Validation cost, side by side with a bare RS256 signature verification
+//! with the same key: what the checks beyond the signature cost.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use entra_auth::Require;
+use entra_auth::testing::TestIssuer;
+
+fn bench(c: &mut Criterion) {
+    let issuer = TestIssuer::new();
+    let validator = issuer.validator();
+    let token = issuer
+        .delegated(["Heroes.Read", "Heroes.Write"])
+        .roles(["User"])
+        .sign();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let principal = rt.block_on(validator.validate(&token)).unwrap();
+
+    // The bare verification: the same key, the same signing input, the same signature.
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let key = ParsedPublicKey::new(
+        &signature::RSA_PKCS1_2048_8192_SHA256,
+        issuer.key().public_pkcs1_der(),
+    )
+    .unwrap();
+
+    let mut group = c.benchmark_group("rs256");
+    group.bench_function("bare_signature_verify", |b| {
+        b.iter(|| {
+            key.verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                .unwrap()
+        })
+    });
+    group.bench_function("validate", |b| {
+        b.iter(|| rt.block_on(validator.validate(black_box(&token))).unwrap())
+    });
+    group.finish();
+
+    let read = Require::scope_or_app_permission("Heroes.Read");
+    let admin = Require::role("Admin").or(Require::all_scopes(["Heroes.Read", "Heroes.Write"]));
+    let mut group = c.benchmark_group("require");
+    group.bench_function("scope_or_app_permission", |b| {
+        b.iter(|| black_box(&read).is_met(black_box(&principal)))
+    });
+    group.bench_function("role_or_all_scopes", |b| {
+        b.iter(|| black_box(&admin).is_met(black_box(&principal)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
