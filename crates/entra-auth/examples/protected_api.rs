@@ -16,7 +16,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str| env::var(name).map_err(|_| format!("set {name}"));
     let auth = Validator::new(
         AuthConfig::builder()
-            .authority_host(env::var("AZURE_AUTHORITY_HOST").unwrap_or("https://login.microsoftonline.com".into()))
+            .authority_host(
+                env::var("AZURE_AUTHORITY_HOST")
+                    .unwrap_or("https://login.microsoftonline.com".into()),
+            )
             .tenant(var("AZURE_TENANT_ID")?)
             .client_id(var("AZURE_CLIENT_ID")?)
             .build()?,

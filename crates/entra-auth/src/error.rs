@@ -165,6 +165,8 @@ impl Error {
         let detail = match self {
             // Server-side problems get no detail: it would only help an attacker.
             Error::Config(_) | Error::NotConfigured => "internal error".to_owned(),
+            // The fetch error names internal URLs and upstream answers: logs only.
+            Error::KeysUnavailable { .. } => "signing keys are temporarily unavailable".to_owned(),
             other => other.to_string(),
         };
         let body = serde_json::json!({

@@ -71,13 +71,18 @@ pub(crate) fn find<'a>(
     uri: &Uri,
     max_token_size: usize,
 ) -> Result<Found<'a>, Error> {
-    let in_query = uri.query().is_some_and(|q| {
-        q.split('&').any(|pair| {
-            pair.split('=')
-                .next()
-                .is_some_and(|name| name == "access_token")
-        })
+    // Parameter names are compared decoded, as any form parser reads them
+    // (`access%5Ftoken` is `access_token`).
+    let in_query = uri.query().map_or(0, |q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .filter(|(name, _)| name == "access_token")
+            .count()
     });
+    if in_query > 1 {
+        return Err(Error::InvalidRequest(
+            "the access_token parameter is repeated",
+        ));
+    }
     for source in sources {
         let found = match source {
             TokenSource::AuthorizationHeader => {
@@ -87,7 +92,7 @@ pub(crate) fn find<'a>(
             TokenSource::Custom(f) => f(headers, extensions).map(Found::Owned),
         };
         if let Some(token) = found {
-            if in_query {
+            if in_query > 0 {
                 return Err(Error::InvalidRequest(
                     "the token was sent by more than one method",
                 ));
@@ -99,7 +104,8 @@ pub(crate) fn find<'a>(
         }
     }
     // A token only in the query string is not supported (RFC 9700 §4.3.2):
-    // answered as if there were no credentials.
+    // answered as if there were no credentials. Request bodies are never read,
+    // so a form-encoded `access_token` authenticates nothing either.
     Err(Error::MissingToken)
 }
 
@@ -215,6 +221,24 @@ mod tests {
             find_in(&headers(&["Bearer a.b.c", "Bearer a.b.c"]), "/"),
             Err(Error::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn query_parameter_names_are_decoded_and_must_not_repeat() {
+        for uri in ["/?access%5Ftoken=x", "/?%61ccess_token=x"] {
+            assert!(
+                matches!(
+                    find_in(&headers(&["Bearer a.b.c"]), uri),
+                    Err(Error::InvalidRequest(_))
+                ),
+                "{uri}"
+            );
+        }
+        assert!(matches!(
+            find_in(&headers(&[]), "/?access_token=x&access_token=x"),
+            Err(Error::InvalidRequest(_))
+        ));
+        assert!(find_in(&headers(&["Bearer a.b.c"]), "/?access_tokens=x").is_ok());
     }
 
     #[test]

@@ -21,9 +21,21 @@ impl Drop for Killed {
 
 /// `cargo test` builds examples next to the test binaries: target/<profile>/examples.
 fn example_binary() -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let path = deps.parent().unwrap().join("examples").join("protected_api");
-    assert!(path.exists(), "{} is missing: run the tests with `cargo test`", path.display());
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = deps
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("protected_api");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test`",
+        path.display()
+    );
     path
 }
 
@@ -47,14 +59,25 @@ async fn example_protects_heroes_configured_by_environment_alone() {
     })
     .await
     .unwrap();
-    let base = line.trim().strip_prefix("listening on ").expect("the example prints its address").to_owned();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the example prints its address")
+        .to_owned();
 
-    let health = common::client().get(format!("{base}/health")).send().await.unwrap();
+    let health = common::client()
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     let url = format!("{base}/heroes");
     let none = common::answer(common::client().get(&url).send().await.unwrap()).await;
-    assert_eq!((none.status, none.challenge.as_deref()), (401, Some("Bearer")));
+    assert_eq!(
+        (none.status, none.challenge.as_deref()),
+        (401, Some("Bearer"))
+    );
 
     let user = get_with_token(&url, &authority.issuer.delegated(["Heroes.Read"]).sign()).await;
     assert_eq!(user.status, 200, "{user:?}");
@@ -66,7 +89,11 @@ async fn example_protects_heroes_configured_by_environment_alone() {
     let wrong = get_with_token(&url, &authority.issuer.delegated(["Heroes.Write"]).sign()).await;
     assert_eq!(wrong.status, 403);
 
-    let forged = get_with_token(&url, &authority.issuer.delegated(["Heroes.Read"]).expired().sign()).await;
+    let forged = get_with_token(
+        &url,
+        &authority.issuer.delegated(["Heroes.Read"]).expired().sign(),
+    )
+    .await;
     assert!(forged.is_invalid_token(), "{forged:?}");
     drop(child);
 }
