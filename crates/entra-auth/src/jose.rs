@@ -74,11 +74,13 @@ pub(crate) fn parse<'a>(token: &'a str, allowed_algs: &[&str]) -> Result<Parsed<
     if h.is_empty() || p.is_empty() {
         return Err(InvalidToken::Malformed);
     }
+    // The header first: `alg: none` with its empty signature is an algorithm
+    // rejection, in the documented order of checks.
+    let header_bytes = decode_segment(h)?;
+    let header = parse_header(&header_bytes, allowed_algs)?;
     if s.is_empty() {
         return Err(InvalidToken::BadSignature);
     }
-    let header_bytes = decode_segment(h)?;
-    let header = parse_header(&header_bytes, allowed_algs)?;
     let signature = decode_segment(s).map_err(|_| InvalidToken::BadSignature)?;
     let signing_input = &token[..h.len() + 1 + p.len()];
     Ok(Parsed {
