@@ -110,9 +110,10 @@ pub(crate) fn parse_jwks(doc: &Map<String, Value>) -> Result<Vec<SigningKey>, St
         let Some(key) = parse_jwk(entry) else {
             continue;
         };
+        // Two keys under one kid make the set ambiguous: which one signs? Refuse
+        // the whole document and keep the last-known-good keys.
         if key.kid.is_some() && keys.iter().any(|k| k.kid == key.kid) {
-            tracing::debug!("skipping a duplicate kid in the key set");
-            continue;
+            return Err("the key set publishes two keys under one kid".into());
         }
         keys.push(key);
     }
@@ -216,6 +217,10 @@ pub(crate) struct KeyStore {
     failures: AtomicU32,
     /// Earliest next load attempt while the cache is cold or failing.
     next_attempt: Mutex<Option<Instant>>,
+    /// When the keys were last loaded successfully.
+    last_success: Mutex<Option<Instant>>,
+    /// When the last load attempt ended, successful or not.
+    last_attempt: Mutex<Option<Instant>>,
     /// Earliest next refresh caused by an unknown `kid` (`None`: allowed now).
     next_on_demand: Mutex<Option<Instant>>,
     last_error: Mutex<Option<String>>,
@@ -261,6 +266,8 @@ impl KeyStore {
             requests: AtomicU64::new(0),
             failures: AtomicU32::new(0),
             next_attempt: Mutex::new(None),
+            last_success: Mutex::new(None),
+            last_attempt: Mutex::new(None),
             next_on_demand: Mutex::new(None),
             last_error: Mutex::new(None),
             ready: watch::channel(false).0,
@@ -388,11 +395,30 @@ impl KeyStore {
         base + jitter(base / 4)
     }
 
-    /// When the background task should run next.
-    pub(crate) fn next_background_delay(&self) -> Duration {
+    /// One turn of the background task: loads when a load is due, and says how
+    /// long to sleep. It shares the gates of the request path: no load while a
+    /// failure's backoff runs, none when a request just loaded the keys.
+    pub(crate) async fn background_turn(&self) -> Duration {
+        let _guard = self.fetch_lock.lock().await;
+        let now = Instant::now();
+        let due = if self.failures.load(Ordering::Acquire) > 0 {
+            // Failing: retry after the backoff, and at least once per interval.
+            let backoff = lock(&self.next_attempt).unwrap_or(now);
+            let interval = lock(&self.last_attempt).map_or(now, |at| at + self.refresh_interval);
+            backoff.min(interval)
+        } else {
+            lock(&self.last_success).map_or(now, |at| at + self.refresh_interval)
+        };
+        if due > now {
+            return due - now + jitter(self.refresh_interval / 20);
+        }
+        let _ = self.load_locked().await;
         match self.failures.load(Ordering::Acquire) {
             0 => self.refresh_interval + jitter(self.refresh_interval / 20),
-            n => Self::backoff(n).min(self.refresh_interval),
+            _ => lock(&self.next_attempt)
+                .map(|at| at.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(1))
+                .min(self.refresh_interval),
         }
     }
 
@@ -408,6 +434,7 @@ impl KeyStore {
                 self.current.store(Arc::new(snapshot));
                 self.failures.store(0, Ordering::Release);
                 *lock(&self.next_attempt) = None;
+                *lock(&self.last_success) = Some(Instant::now());
                 *lock(&self.last_error) = None;
                 self.ready.send_replace(true);
                 Ok(())
@@ -421,6 +448,7 @@ impl KeyStore {
                 Err(reason)
             }
         };
+        *lock(&self.last_attempt) = Some(Instant::now());
         self.attempts.fetch_add(1, Ordering::AcqRel);
         self.in_flight.store(false, Ordering::Release);
         outcome
@@ -491,8 +519,16 @@ impl KeyStore {
         for uri in jwks_uris {
             let doc = self.get_json(&uri).await?;
             for key in parse_jwks(&doc).map_err(|e| format!("{uri}: {e}"))? {
-                if key.kid.is_none() || !keys.iter().any(|k| k.kid == key.kid) {
-                    keys.push(key);
+                // The v1 and v2 key sets publish the same keys: merge them, but
+                // never two different keys under one kid.
+                match keys.iter().find(|k| key.kid.is_some() && k.kid == key.kid) {
+                    None => keys.push(key),
+                    Some(known) if known.verifier.as_ref() == key.verifier.as_ref() => {}
+                    Some(_) => {
+                        return Err(format!(
+                            "{uri}: a kid names another key than in the other key set"
+                        ));
+                    }
                 }
             }
         }
@@ -568,8 +604,7 @@ pub(crate) fn spawn_refresher(store: &Arc<KeyStore>) {
     runtime.spawn(async move {
         loop {
             let Some(store) = weak.upgrade() else { return };
-            let _ = store.refresh().await;
-            let delay = store.next_background_delay();
+            let delay = store.background_turn().await;
             drop(store);
             tokio::time::sleep(delay).await;
         }
