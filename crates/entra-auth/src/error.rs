@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 
+use crate::RejectionBody;
+
 /// Everything that can go wrong: building a configuration, loading keys, or
 /// authenticating and authorizing a request.
 ///
@@ -158,9 +160,9 @@ impl Error {
         })
     }
 
-    /// Builds the HTTP answer, with a problem-details body of any type that can
-    /// be made from bytes (axum's `Body`, `http_body_util::Full<Bytes>`...).
-    pub fn to_response<B: From<Bytes>>(&self) -> http::Response<B> {
+    /// Builds the HTTP answer, with a problem-details body (axum's `Body`,
+    /// `http_body_util::Full<Bytes>`, tonic's `Body`...).
+    pub fn to_response<B: RejectionBody>(&self) -> http::Response<B> {
         let status = self.status();
         let detail = match self {
             // Server-side problems get no detail: it would only help an attacker.
@@ -175,7 +177,7 @@ impl Error {
             "status": status.as_u16(),
             "detail": detail,
         });
-        let mut response = http::Response::new(B::from(Bytes::from(body.to_string())));
+        let mut response = http::Response::new(B::from_bytes(Bytes::from(body.to_string())));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(

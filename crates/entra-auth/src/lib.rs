@@ -18,6 +18,8 @@
 //!   client apps, and their combinations.
 //! - [`AuthLayer`]: the tower layer ([`Validator::layer`], [`Validator::require`]).
 //! - [`TokenSource`]: where tokens are read from (header, cookie, custom).
+//! - [`RejectionBody`]: the response body types rejections are written in
+//!   (axum, `http_body_util::Full`, tonic with the `tonic` feature).
 //! - [`Error`]: every failure, each with its HTTP answer (401, 403, 400, 431, 503).
 //! - `testing` (feature): mint signed tokens in-process for your own tests.
 //!
@@ -40,6 +42,7 @@
 //!    or neither `scp` nor `roles`); claim types as Entra sends them.
 //! 7. Only then the client allow-list, and each route's [`Require`]ment (403).
 
+mod body;
 pub mod config;
 mod error;
 mod extract;
@@ -53,6 +56,7 @@ mod source;
 pub mod testing;
 mod validator;
 
+pub use body::RejectionBody;
 pub use config::{AuthConfig, AuthConfigBuilder, Clock, TokenVersions};
 pub use error::{Error, InvalidToken};
 pub use layer::{AuthLayer, AuthService, ResponseFuture};

@@ -1,13 +1,12 @@
 use std::future::poll_fn;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
 use tower_service::Service;
 
 use super::{AuthLayer, ResponseFuture};
 use crate::validator::Attempt;
-use crate::{Error, Principal, source};
+use crate::{Error, Principal, RejectionBody, source};
 
 /// The service an [`AuthLayer`] wraps around yours.
 #[derive(Debug, Clone)]
@@ -28,7 +27,7 @@ where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
-    ResBody: From<Bytes> + Send + 'static,
+    ResBody: RejectionBody + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -109,7 +108,7 @@ impl<S> AuthService<S> {
 }
 
 /// Logs the rejection (never the token) and builds its answer.
-fn reject<B: From<Bytes>>(error: &Error) -> Response<B> {
+fn reject<B: RejectionBody>(error: &Error) -> Response<B> {
     match error {
         Error::KeysUnavailable { reason, .. } => {
             tracing::warn!(%reason, "request refused: signing keys unavailable");
