@@ -1,0 +1,46 @@
+//! HTTP endpoints, laid out exactly as Entra's (v2 and v1).
+
+pub(crate) mod discovery;
+pub(crate) mod token;
+
+use crate::config::Tenant;
+use crate::error::OAuthError;
+use crate::state::State;
+
+/// The tenant a path segment names, or Entra's answer for an unknown one
+/// (AADSTS90002). `common` and `organizations` resolve to the tenant owning
+/// `client_id` when one is given.
+pub(crate) fn resolve_tenant(
+    state: &State,
+    segment: &str,
+    client_id: Option<&str>,
+) -> Result<Tenant, OAuthError> {
+    let lower = segment.to_ascii_lowercase();
+    if matches!(lower.as_str(), "common" | "organizations") {
+        let dir = state.dir();
+        let owner = client_id.and_then(|id| {
+            dir.tenants.iter().find(|t| {
+                t.applications
+                    .iter()
+                    .any(|a| a.app_id.eq_ignore_ascii_case(id))
+            })
+        });
+        if let Some(tenant) = owner.or_else(|| (dir.tenants.len() == 1).then(|| &dir.tenants[0])) {
+            return Ok(tenant.clone());
+        }
+    }
+    state
+        .tenant(segment)
+        .ok_or_else(|| unknown_tenant(segment))
+}
+
+/// `400 invalid_tenant`, AADSTS90002.
+pub(crate) fn unknown_tenant(segment: &str) -> OAuthError {
+    OAuthError::new(
+        "invalid_tenant",
+        90_002,
+        format!(
+            "Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+        ),
+    )
+}

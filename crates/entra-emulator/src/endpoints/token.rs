@@ -1,0 +1,105 @@
+//! `POST /{tenant}/oauth2/v2.0/token` and `POST /{tenant}/oauth2/token`.
+
+use std::sync::Arc;
+
+use axum::extract::{Extension, Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, header};
+
+use super::resolve_tenant;
+use crate::client_auth::{self, Form};
+use crate::error::OAuthError;
+use crate::grants::{self, Ctx};
+use crate::state::{Listener, State as Shared};
+
+/// The v2 token endpoint.
+pub(crate) async fn v2(
+    State(state): State<Arc<Shared>>,
+    Extension(listener): Extension<Listener>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&state, listener, &segment, &headers, &body, false)
+}
+
+/// The v1 token endpoint (string numbers, `resource`).
+pub(crate) async fn v1(
+    State(state): State<Arc<Shared>>,
+    Extension(listener): Extension<Listener>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&state, listener, &segment, &headers, &body, true)
+}
+
+fn handle(
+    state: &Shared,
+    listener: Listener,
+    segment: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    v1: bool,
+) -> Response {
+    let now = state.now();
+    let correlation = headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok());
+    let fail = |e: OAuthError| e.into_response_at(correlation, now);
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return fail(OAuthError::invalid_request(
+            "The request body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let form = match Form::parse(body) {
+        Ok(form) => form,
+        Err(e) => return fail(e),
+    };
+    let tenant = match resolve_tenant(state, segment, form.get("client_id")) {
+        Ok(tenant) => tenant,
+        Err(e) => return fail(e),
+    };
+    let endpoints = token_endpoints(state, segment, &tenant.tenant_id, &tenant.domain);
+    let client = match client_auth::authenticate(&tenant, &form, headers, &endpoints, now) {
+        Ok(client) => client,
+        Err(e) => return fail(e),
+    };
+    let ctx = Ctx {
+        state,
+        tenant: &tenant,
+        client: &client,
+        form: &form,
+        listener,
+        v1,
+    };
+    match grants::dispatch(&ctx) {
+        Ok(response) => response.render(v1, now).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+/// Every URL of this token endpoint a client assertion may name as `aud`.
+fn token_endpoints(state: &Shared, segment: &str, tid: &str, domain: &str) -> Vec<String> {
+    let mut bases = vec![state.base(Listener::Http)];
+    if let Some(https) = state.https_base.read().ok().and_then(|b| b.clone()) {
+        bases.push(https);
+    }
+    let mut out = Vec::new();
+    for base in &bases {
+        for tenant in [segment, tid, domain] {
+            for path in ["oauth2/v2.0/token", "oauth2/token"] {
+                out.push(format!("{base}/{tenant}/{path}"));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,350 @@
+//! Starting and stopping the emulator, and its routes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Extension, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Directory;
+use crate::endpoints::{discovery, token};
+use crate::keys::KeyRing;
+use crate::state::{Listener, RequestRecord, State as Shared, lock};
+use crate::tls::{TlsListener, TlsMaterial};
+use crate::{Error, admin, pages};
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Tenants, app registrations, users, settings.
+    pub directory: Directory,
+    /// Where keys, certificates, refresh tokens, consents and administrative
+    /// changes are kept (`None`: in memory only).
+    pub data_dir: Option<PathBuf>,
+    /// The plain-HTTP listener (`127.0.0.1:0` in tests; 9000 by default in the CLI).
+    pub http_addr: SocketAddr,
+    /// The HTTPS listener, if any (9443 by default in the CLI).
+    pub https_addr: Option<SocketAddr>,
+    /// The host name endpoint URLs use (`localhost` in the CLI; the bound IP
+    /// when absent).
+    pub public_host: Option<String>,
+    /// The issuer's base URL (default: the HTTP listener's base URL). Never
+    /// taken from a request's `Host` header.
+    pub issuer_base: Option<String>,
+}
+
+impl EmulatorConfig {
+    /// An in-memory emulator on loopback with random ports (HTTP and HTTPS).
+    pub fn for_tests(directory: Directory) -> Self {
+        EmulatorConfig {
+            directory,
+            data_dir: None,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            https_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            public_host: None,
+            issuer_base: None,
+        }
+    }
+}
+
+/// A running emulator. Dropping it stops the listeners.
+#[derive(Debug)]
+pub struct Emulator {
+    pub(crate) state: Arc<Shared>,
+    http_addr: SocketAddr,
+    https_addr: Option<SocketAddr>,
+    tls: Option<TlsMaterial>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds the listeners and starts serving.
+    pub async fn start(config: EmulatorConfig) -> Result<Self, Error> {
+        config.directory.check()?;
+        if let Some(dir) = &config.data_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+        }
+        let directory = admin::apply_journal(config.directory.clone(), config.data_dir.as_deref())?;
+        let now = crate::util::now();
+        let tenant_ids: Vec<String> = directory
+            .tenants
+            .iter()
+            .map(|t| t.tenant_id.clone())
+            .collect();
+        let grace = i64::try_from(directory.settings.key_rotation_grace).unwrap_or(i64::MAX);
+        let keys = KeyRing::load(config.data_dir.as_deref(), &tenant_ids, grace, now)?;
+
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|e| Error::Bind {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })
+        };
+        let http = bind(config.http_addr).await?;
+        let http_addr = http
+            .local_addr()
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let https = match config.https_addr {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let host = config
+            .public_host
+            .clone()
+            .unwrap_or_else(|| match http_addr.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            });
+        let http_base = format!("http://{host}:{}", http_addr.port());
+        let issuer_base = config
+            .issuer_base
+            .clone()
+            .unwrap_or_else(|| http_base.clone())
+            .trim_end_matches('/')
+            .to_owned();
+        let state = Arc::new(Shared::new(
+            directory,
+            keys,
+            config.data_dir.clone(),
+            issuer_base,
+        )?);
+        *state
+            .http_base
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = http_base;
+
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut https_addr = None;
+        let mut tls = None;
+        if let Some(listener) = https {
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            let material = TlsMaterial::load_or_create(config.data_dir.as_deref())?;
+            *state
+                .https_base
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(format!("https://{host}:{}", addr.port()));
+            let listener = TlsListener::new(listener, material.server_config.clone())
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            tasks.push(serve(
+                listener,
+                router(state.clone(), Listener::Https),
+                shutdown.subscribe(),
+            ));
+            https_addr = Some(addr);
+            tls = Some(material);
+        }
+        tasks.push(serve(
+            http,
+            router(state.clone(), Listener::Http),
+            shutdown.subscribe(),
+        ));
+        tracing::info!(%http_addr, ?https_addr, "entra emulator listening");
+        Ok(Emulator {
+            state,
+            http_addr,
+            https_addr,
+            tls,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// `http://host:port` of the plain-HTTP listener.
+    pub fn http_url(&self) -> String {
+        self.state.base(Listener::Http)
+    }
+
+    /// `https://host:port` of the HTTPS listener.
+    pub fn https_url(&self) -> Option<String> {
+        self.https_addr.map(|_| self.state.base(Listener::Https))
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The bound HTTPS address.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
+    }
+
+    /// The CA certificate (PEM) HTTPS clients must trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
+    }
+
+    /// Where the CA certificate is stored (with a data directory).
+    pub fn ca_path(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
+    }
+
+    /// The v2.0 issuer of tenant `tid`.
+    pub fn issuer_v2(&self, tid: &str) -> String {
+        self.state.issuer_v2(tid)
+    }
+
+    /// The v1.0 issuer of tenant `tid`.
+    pub fn issuer_v1(&self, tid: &str) -> String {
+        self.state.issuer_v1(tid)
+    }
+
+    /// The directory as it is now (with administrative changes).
+    pub fn directory(&self) -> Directory {
+        self.state.dir().clone()
+    }
+
+    /// Every request received so far (bounded; secrets and tokens redacted).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.state.log).iter().cloned().collect()
+    }
+
+    /// Shifts the emulator's clock by `seconds` (tokens issued and checked on it).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.state.set_clock_offset(seconds);
+    }
+
+    /// Freezes the clock at `unix` seconds (`None`: real time again).
+    pub fn set_clock(&self, unix: Option<i64>) {
+        self.state.set_clock_fixed(unix);
+    }
+
+    /// The emulator's current time (Unix seconds).
+    pub fn now(&self) -> i64 {
+        self.state.now()
+    }
+
+    /// Rotates tenant `tid`'s signing key; returns the new `kid`. The old key
+    /// stays published for the grace period (`settings.keyRotationGrace`).
+    pub fn rotate_keys(&self, tid: &str) -> Result<String, Error> {
+        self.state.keys.rotate(tid, self.state.now())
+    }
+
+    /// Stops the listeners and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn serve<L>(listener: L, app: Router, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await;
+    })
+}
+
+/// Every route, for one listener.
+pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
+    Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::v2),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery::v1),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
+        .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
+        .route("/common/discovery/instance", get(discovery::instance))
+        .route("/{tenant}/oauth2/v2.0/token", post(token::v2))
+        .route("/{tenant}/oauth2/token", post(token::v1))
+        .merge(pages::routes())
+        .merge(admin::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(Extension(listener))
+        .with_state(state)
+}
+
+/// Parameters whose values are never recorded.
+const REDACTED: &[&str] = &[
+    "client_secret",
+    "client_assertion",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "assertion",
+    "password",
+    "device_code",
+    "access_token",
+    "id_token",
+];
+
+/// Records each request (path, redacted parameters, status) in the log.
+async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let is_form = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let (parts, body) = request.into_parts();
+    let (bytes, request) = if is_form {
+        match axum::body::to_bytes(body, 1024 * 1024).await {
+            Ok(bytes) => (bytes.clone(), Request::from_parts(parts, Body::from(bytes))),
+            Err(_) => {
+                return axum::response::IntoResponse::into_response((
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large",
+                ));
+            }
+        }
+    } else {
+        (bytes::Bytes::new(), Request::from_parts(parts, body))
+    };
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .chain(url::form_urlencoded::parse(&bytes))
+        .map(|(k, v)| {
+            let value = if REDACTED.contains(&k.as_ref()) {
+                "***".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), value)
+        })
+        .collect();
+    let response = next.run(request).await;
+    state.record(RequestRecord {
+        time: state.now(),
+        method,
+        path,
+        params,
+        status: response.status().as_u16(),
+    });
+    response
+}

@@ -1,0 +1,268 @@
+//! The emulator's shared state: the directory, keys, clock, and the
+//! short-lived and persisted records of the flows in progress.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Directory, Tenant};
+use crate::keys::KeyRing;
+use crate::store::JsonFile;
+
+/// Which listener a request came in on: endpoint URLs in discovery documents
+/// point back to the same listener. (The issuer never depends on it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The plain-HTTP listener.
+    Http,
+    /// The HTTPS listener.
+    Https,
+}
+
+/// A code issued by `/authorize`, waiting for redemption.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub user_id: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<(String, String)>,
+    pub expires: i64,
+    pub auth_time: i64,
+    /// Set once redeemed: a second redemption revokes this refresh-token family.
+    pub redeemed_family: Option<String>,
+}
+
+/// A refresh token's record (stored under the SHA-256 of the token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub family: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    /// Delegated scopes the family may ask for (full `{resource}/{scope}` form).
+    pub scopes: Vec<String>,
+    pub expires: i64,
+    /// Rotated out: presenting it again revokes the whole family.
+    pub spent: bool,
+}
+
+/// Persisted refresh tokens and revoked families.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RefreshStore {
+    pub tokens: HashMap<String, RefreshRecord>,
+    pub revoked_families: HashSet<String>,
+}
+
+/// A user's consent to a client's delegated scopes on a resource.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ConsentStore {
+    /// `"{tenant}|{user}|{client}|{resource}"` → scope values.
+    pub grants: HashMap<String, HashSet<String>>,
+}
+
+impl ConsentStore {
+    pub fn key(tenant: &str, user: &str, client: &str, resource: &str) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            tenant.to_ascii_lowercase(),
+            user.to_ascii_lowercase(),
+            client.to_ascii_lowercase(),
+            resource.to_ascii_lowercase()
+        )
+    }
+}
+
+/// A device-code flow in progress.
+#[derive(Debug, Clone)]
+pub struct DeviceFlow {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_code: String,
+    pub scopes: Vec<String>,
+    pub expires: i64,
+    pub interval: i64,
+    pub last_poll: Option<i64>,
+    pub status: DeviceStatus,
+}
+
+/// Where a device-code flow stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Waiting for the user.
+    Pending,
+    /// The user signed in and approved.
+    Approved { user_id: String },
+    /// The user declined.
+    Declined,
+    /// Tokens were issued: the code is spent.
+    Redeemed,
+}
+
+/// One request the emulator received (for tests: "what did the client send?").
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    /// Unix seconds.
+    pub time: i64,
+    /// HTTP method.
+    pub method: String,
+    /// Path (the query string is not recorded: it can carry codes).
+    pub path: String,
+    /// Form or query parameter names and values, secrets and tokens redacted.
+    pub params: Vec<(String, String)>,
+    /// The answer's status.
+    pub status: u16,
+}
+
+/// A signed-in browser session at the emulator (single sign-on).
+#[derive(Debug, Clone)]
+pub struct BrowserSession {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct State {
+    pub directory: RwLock<Directory>,
+    pub keys: KeyRing,
+    pub data_dir: Option<PathBuf>,
+    /// Base URL of the issuer (explicit configuration, never a `Host` header).
+    pub issuer_base: String,
+    pub http_base: RwLock<String>,
+    pub https_base: RwLock<Option<String>>,
+    clock_offset: AtomicI64,
+    clock_fixed: AtomicI64,
+    pub codes: Mutex<HashMap<String, AuthCode>>,
+    pub refresh: JsonFile<RefreshStore>,
+    pub consents: JsonFile<ConsentStore>,
+    pub devices: Mutex<HashMap<String, DeviceFlow>>,
+    pub sessions: Mutex<HashMap<String, BrowserSession>>,
+    pub log: Mutex<VecDeque<RequestRecord>>,
+}
+
+/// Requests kept in the log.
+pub const LOG_CAPACITY: usize = 10_000;
+
+impl State {
+    pub fn new(
+        directory: Directory,
+        keys: KeyRing,
+        data_dir: Option<PathBuf>,
+        issuer_base: String,
+    ) -> Result<Self, crate::Error> {
+        let dir = data_dir.as_deref();
+        Ok(State {
+            directory: RwLock::new(directory),
+            keys,
+            issuer_base,
+            http_base: RwLock::new(String::new()),
+            https_base: RwLock::new(None),
+            clock_offset: AtomicI64::new(0),
+            clock_fixed: AtomicI64::new(i64::MIN),
+            codes: Mutex::new(HashMap::new()),
+            refresh: JsonFile::load(dir, "refresh-tokens.json")?,
+            consents: JsonFile::load(dir, "consents.json")?,
+            devices: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            log: Mutex::new(VecDeque::new()),
+            data_dir,
+        })
+    }
+
+    /// Now, in Unix seconds, on the emulator's (possibly shifted) clock.
+    pub fn now(&self) -> i64 {
+        let fixed = self.clock_fixed.load(Ordering::Acquire);
+        let base = if fixed == i64::MIN {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+        } else {
+            fixed
+        };
+        base + self.clock_offset.load(Ordering::Acquire)
+    }
+
+    /// Shifts the clock by `seconds` (relative to real time or the fixed time).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.clock_offset.store(seconds, Ordering::Release);
+    }
+
+    /// Freezes the clock at `unix` seconds (`None`: real time again).
+    pub fn set_clock_fixed(&self, unix: Option<i64>) {
+        self.clock_fixed
+            .store(unix.unwrap_or(i64::MIN), Ordering::Release);
+    }
+
+    /// A read view of the directory.
+    pub fn dir(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        self.directory
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A write view of the directory.
+    pub fn dir_mut(&self) -> std::sync::RwLockWriteGuard<'_, Directory> {
+        self.directory
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the tenant named by id or domain.
+    pub fn tenant(&self, name: &str) -> Option<Tenant> {
+        self.dir().tenant(name).cloned()
+    }
+
+    /// The base URL for endpoints served on `listener`.
+    pub fn base(&self, listener: Listener) -> String {
+        match listener {
+            Listener::Https => read(&self.https_base)
+                .clone()
+                .unwrap_or_else(|| read(&self.http_base).clone()),
+            Listener::Http => read(&self.http_base).clone(),
+        }
+    }
+
+    /// The v2.0 issuer of a tenant (`{tenantid}` for the multi-tenant documents).
+    pub fn issuer_v2(&self, tid: &str) -> String {
+        if self.dir().settings.entra_issuers {
+            format!("https://login.microsoftonline.com/{tid}/v2.0")
+        } else {
+            format!("{}/{tid}/v2.0", self.issuer_base)
+        }
+    }
+
+    /// The v1.0 issuer of a tenant.
+    pub fn issuer_v1(&self, tid: &str) -> String {
+        if self.dir().settings.entra_issuers {
+            format!("https://sts.windows.net/{tid}/")
+        } else {
+            format!("{}/{tid}/", self.issuer_base)
+        }
+    }
+
+    /// Records a request in the bounded log.
+    pub fn record(&self, record: RequestRecord) {
+        let mut log = lock(&self.log);
+        if log.len() == LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (the data stays consistent: every
+/// critical section either completes or changes nothing).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,68 @@
+//! Persistence in the data directory: small JSON files, written atomically.
+//! Without a data directory everything lives in memory only.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a crash
+/// never leaves a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))
+}
+
+/// A value persisted as one JSON file (or kept in memory).
+#[derive(Debug)]
+pub struct JsonFile<T> {
+    path: Option<PathBuf>,
+    value: Mutex<T>,
+}
+
+impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
+    /// Loads `dir/name`, or starts from the default value.
+    pub fn load(dir: Option<&Path>, name: &str) -> Result<Self, Error> {
+        let path = dir.map(|d| d.join(name));
+        let value = match &path {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => serde_json::from_str(&text)
+                    .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => T::default(),
+                Err(e) => return Err(Error::Storage(format!("{}: {e}", path.display()))),
+            },
+            None => T::default(),
+        };
+        Ok(JsonFile {
+            path,
+            value: Mutex::new(value),
+        })
+    }
+
+    /// Reads the value.
+    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Changes the value and saves it before returning.
+    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
+        let mut value = self.lock();
+        let result = f(&mut value);
+        if let Some(path) = &self.path {
+            let text = serde_json::to_vec(&*value).map_err(|e| Error::Storage(e.to_string()))?;
+            write_atomically(path, &text)?;
+        }
+        Ok(result)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+        self.value
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
