@@ -22,7 +22,8 @@
 //!   refresh token, device code, on-behalf-of, password).
 //! - `client_auth`: client secrets (form body or HTTP Basic) and
 //!   `private_key_jwt` assertions.
-//! - `pages`: authorize, sign-in, consent, device-code verification, logout.
+//! - `pages`: authorize, sign-in, consent, logout; `device`: the device-code
+//!   endpoint and verification page; `html`: the pages' shell.
 //! - `admin`: the JSON administration API and its persisted journal.
 //! - [`keys`]: per-tenant signing keys with certificates, persisted, rotated.
 //! - [`tokens`]: access tokens (v1/v2), ID tokens, `client_info`.
@@ -32,9 +33,11 @@
 pub mod admin;
 pub mod client_auth;
 pub mod config;
+mod device;
 mod endpoints;
 pub mod error;
 pub mod grants;
+mod html;
 pub mod keys;
 mod pages;
 pub mod scopes;

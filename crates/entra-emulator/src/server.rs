@@ -19,7 +19,7 @@ use crate::endpoints::{discovery, token};
 use crate::keys::KeyRing;
 use crate::state::{Listener, RequestRecord, State as Shared, lock};
 use crate::tls::{TlsListener, TlsMaterial};
-use crate::{Error, admin, pages};
+use crate::{Error, admin, device, pages};
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -283,6 +283,7 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(token::v2))
         .route("/{tenant}/oauth2/token", post(token::v1))
         .merge(pages::routes())
+        .merge(device::routes())
         .merge(admin::routes())
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(Extension(listener))

@@ -29,9 +29,7 @@ pub(crate) fn resolve_tenant(
             return Ok(tenant.clone());
         }
     }
-    state
-        .tenant(segment)
-        .ok_or_else(|| unknown_tenant(segment))
+    state.tenant(segment).ok_or_else(|| unknown_tenant(segment))
 }
 
 /// `400 invalid_tenant`, AADSTS90002.
