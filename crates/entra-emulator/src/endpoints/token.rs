@@ -13,26 +13,15 @@ use crate::error::OAuthError;
 use crate::grants::{self, Ctx};
 use crate::state::{Listener, State as Shared};
 
-/// The v2 token endpoint.
-pub(crate) async fn v2(
+/// The token endpoint: v2 (`V1 = false`) or v1 (`V1 = true`: string numbers, `resource`).
+pub(crate) async fn endpoint<const V1: bool>(
     State(state): State<Arc<Shared>>,
     Extension(listener): Extension<Listener>,
     Path(segment): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(&state, listener, &segment, &headers, &body, false)
-}
-
-/// The v1 token endpoint (string numbers, `resource`).
-pub(crate) async fn v1(
-    State(state): State<Arc<Shared>>,
-    Extension(listener): Extension<Listener>,
-    Path(segment): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    handle(&state, listener, &segment, &headers, &body, true)
+    handle(&state, listener, &segment, &headers, &body, V1)
 }
 
 fn handle(
