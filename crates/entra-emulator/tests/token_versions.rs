@@ -75,7 +75,7 @@ fn directory() -> Directory {
 async fn token(
     emulator: &entra_emulator::Emulator,
     tenant: &str,
-    client: &str,
+    client_id: &str,
     secret: &str,
     scope: &str,
 ) -> String {
@@ -86,7 +86,7 @@ async fn token(
         ))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", client),
+            ("client_id", client_id),
             ("client_secret", secret),
             ("scope", scope),
         ])
