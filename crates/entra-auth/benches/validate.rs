@@ -14,6 +14,8 @@ use entra_auth::testing::TestIssuer;
 fn bench(c: &mut Criterion) {
     let issuer = TestIssuer::new();
     let validator = issuer.validator();
+    let cold =
+        entra_auth::Validator::new(issuer.config().token_cache(false).build().unwrap()).unwrap();
     let token = issuer
         .delegated(["Heroes.Read", "Heroes.Write"])
         .roles(["User"])
@@ -39,7 +41,10 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    group.bench_function("validate", |b| {
+    group.bench_function("validate_cold", |b| {
+        b.iter(|| rt.block_on(cold.validate(black_box(&token))).unwrap())
+    });
+    group.bench_function("validate_cached", |b| {
         b.iter(|| rt.block_on(validator.validate(black_box(&token))).unwrap())
     });
     group.finish();

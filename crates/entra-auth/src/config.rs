@@ -123,6 +123,8 @@ pub struct AuthConfig {
     pub(crate) fetch_timeout: Duration,
     pub(crate) clock: Clock,
     pub(crate) entra_claims: bool,
+    /// `(max entries, max bytes)` of the verified-token cache, or `None` (off).
+    pub(crate) token_cache: Option<(usize, u64)>,
 }
 
 impl AuthConfig {
@@ -168,6 +170,7 @@ pub struct AuthConfigBuilder {
     min_refresh_interval: Duration,
     fetch_timeout: Duration,
     clock: Clock,
+    token_cache: Option<(usize, u64)>,
 }
 
 impl Default for AuthConfigBuilder {
@@ -191,6 +194,7 @@ impl Default for AuthConfigBuilder {
             min_refresh_interval: Duration::from_secs(300),
             fetch_timeout: Duration::from_secs(10),
             clock: Clock::system(),
+            token_cache: Some((100_000, 256 * 1024 * 1024)),
         }
     }
 }
@@ -309,6 +313,25 @@ impl AuthConfigBuilder {
     /// The clock used to check `exp`, `nbf` and `iat` (default: the system clock).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Turns the verified-token cache on (the default) or off. A cached token
+    /// skips signature verification; every hit still re-checks `exp` and that
+    /// its signing key is published.
+    pub fn token_cache(mut self, enabled: bool) -> Self {
+        self.token_cache = match (enabled, self.token_cache) {
+            (false, _) => None,
+            (true, Some(limits)) => Some(limits),
+            (true, None) => Some((100_000, 256 * 1024 * 1024)),
+        };
+        self
+    }
+
+    /// Bounds of the verified-token cache: at most `max_entries` tokens and
+    /// about `max_bytes` of memory (defaults: 100,000 and 256 MiB).
+    pub fn token_cache_limits(mut self, max_entries: usize, max_bytes: u64) -> Self {
+        self.token_cache = Some((max_entries, max_bytes));
         self
     }
 
@@ -456,6 +479,7 @@ impl AuthConfigBuilder {
             fetch_timeout: self.fetch_timeout,
             clock: self.clock,
             entra_claims,
+            token_cache: self.token_cache,
         })
     }
 }

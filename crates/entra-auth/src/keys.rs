@@ -40,6 +40,11 @@ pub(crate) struct SigningKey {
     /// The key's `issuer` property (Entra), possibly a `{tenantid}` template.
     pub(crate) issuer: Option<String>,
     pub(crate) verifier: ParsedPublicKey,
+    /// Identifies the key and everything validation binds to it (its public
+    /// key, its `issuer`, the metadata issuers): equal across refreshes that
+    /// change none of those, different as soon as one changes. Cached tokens
+    /// are only trusted while their key's fingerprint is still published.
+    pub(crate) fingerprint: crate::cache::Digest,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -69,7 +74,15 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    fn new(keys: Vec<SigningKey>, issuers: Issuers) -> Self {
+    fn new(mut keys: Vec<SigningKey>, issuers: Issuers) -> Self {
+        for key in &mut keys {
+            let mut binding = key.fingerprint.to_vec();
+            for part in [&key.issuer, &issuers.v1, &issuers.v2] {
+                binding.push(0);
+                binding.extend_from_slice(part.as_deref().unwrap_or("\u{1}").as_bytes());
+            }
+            key.fingerprint = crate::cache::digest_bytes(&binding);
+        }
         let mut by_kid = HashMap::with_capacity(keys.len() * 2);
         for (i, key) in keys.iter().enumerate() {
             for id in [&key.kid, &key.x5t].into_iter().flatten() {
@@ -81,6 +94,11 @@ impl Snapshot {
             by_kid,
             issuers,
         }
+    }
+
+    /// Whether the key with this fingerprint is still published.
+    pub(crate) fn has_key(&self, fingerprint: &crate::cache::Digest) -> bool {
+        self.keys.iter().any(|k| &k.fingerprint == fingerprint)
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
@@ -150,12 +168,15 @@ fn parse_jwk(entry: &Value) -> Option<SigningKey> {
         return None;
     }
     let der = rsa_public_key_der(n, e);
+    // Completed with the metadata issuers in `Snapshot::new`.
+    let fingerprint = crate::cache::digest_bytes(&der);
     let verifier = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der).ok()?;
     Some(SigningKey {
         kid: string("kid").map(str::to_owned),
         x5t: string("x5t").map(str::to_owned),
         issuer: string("issuer").map(str::to_owned),
         verifier,
+        fingerprint,
     })
 }
 
@@ -301,6 +322,11 @@ impl KeyStore {
 
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// The current snapshot, for the request path (no reference-count traffic).
+    pub(crate) fn snapshot_guard(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
     }
 
     pub(crate) fn requests(&self) -> u64 {

@@ -13,6 +13,8 @@
 //!   [`Principal`]; owns the key cache (`keys`), which loads the metadata
 //!   documents and key sets, refreshes them in the background and on unknown
 //!   `kid`s, and keeps the last-known-good keys when the provider misbehaves.
+//!   A verified-token cache (`cache`) lets a token seen before skip the
+//!   signature check; every hit re-checks `exp` and the signing key.
 //! - [`Principal`]: the typed caller a handler receives (an axum extractor).
 //! - [`Require`]: per-route requirements: scopes, app permissions, app roles,
 //!   client apps, and their combinations.
@@ -43,6 +45,7 @@
 //! 7. Only then the client allow-list, and each route's [`Require`]ment (403).
 
 mod body;
+mod cache;
 pub mod config;
 mod error;
 mod extract;
@@ -57,6 +60,7 @@ pub mod testing;
 mod validator;
 
 pub use body::RejectionBody;
+pub use cache::CacheStats;
 pub use config::{AuthConfig, AuthConfigBuilder, Clock, TokenVersions};
 pub use error::{Error, InvalidToken};
 pub use layer::{AuthLayer, AuthService, ResponseFuture};

@@ -246,6 +246,11 @@ impl Principal {
         self.inner.guest
     }
 
+    /// `exp`, in Unix seconds.
+    pub(crate) fn exp(&self) -> i64 {
+        self.inner.expires_at
+    }
+
     /// When the token expires.
     pub fn expires_at(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(u64::try_from(self.inner.expires_at).unwrap_or(0))

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+use crate::cache::{self, CacheStats, TokenCache};
 use crate::config::{AuthConfig, TenantPolicy, is_guid};
 use crate::error::InvalidToken;
 use crate::jose;
@@ -48,6 +49,7 @@ pub struct Validator {
 struct Inner {
     config: AuthConfig,
     keys: Arc<KeyStore>,
+    cache: Option<TokenCache>,
 }
 
 /// The result of a validation attempt that did not need the network.
@@ -77,8 +79,15 @@ impl Validator {
     pub fn with_http_client(config: AuthConfig, http: reqwest::Client) -> Result<Self, Error> {
         let keys = KeyStore::new(&config, http)?;
         spawn_refresher(&keys);
+        let cache = config
+            .token_cache
+            .map(|(entries, bytes)| TokenCache::new(entries, bytes));
         Ok(Validator {
-            inner: Arc::new(Inner { config, keys }),
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                cache,
+            }),
         })
     }
 
@@ -110,6 +119,15 @@ impl Validator {
     /// How many HTTP requests the key cache has made (metadata and key sets).
     pub fn key_fetches(&self) -> u64 {
         self.inner.keys.requests()
+    }
+
+    /// How full the verified-token cache is (zero when it is off).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner
+            .cache
+            .as_ref()
+            .map(TokenCache::stats)
+            .unwrap_or_default()
     }
 
     /// Refreshes metadata and keys now. On failure the last-known-good keys stay.
@@ -161,17 +179,52 @@ impl Validator {
         if token.len() > self.inner.config.max_token_size {
             return Attempt::Done(Err(InvalidToken::Malformed.into()));
         }
+        let snapshot = self.inner.keys.snapshot_guard();
+        let digest = self.inner.cache.as_ref().map(|_| cache::digest(token));
+        if let (Some(cache), Some(digest)) = (&self.inner.cache, &digest) {
+            if let Some(entry) = cache.get(digest) {
+                let now = self.inner.config.clock.now();
+                if now <= entry.exp.saturating_add(self.inner.config.clock_skew)
+                    && snapshot.has_key(&entry.key)
+                {
+                    return Attempt::Done(Ok(entry.principal));
+                }
+                // Expired, or its key is gone: forget it and judge the token
+                // afresh (which rejects it).
+                cache.remove(digest);
+            }
+        }
         let parsed = match jose::parse(token, ALGORITHMS) {
             Ok(parsed) => parsed,
             Err(reason) => return Attempt::Done(Err(reason.into())),
         };
-        let snapshot = self.inner.keys.snapshot();
         let Some(key) = snapshot.find(parsed.header.kid.as_deref(), parsed.header.x5t.as_deref())
         else {
             return Attempt::NeedKey;
         };
-        let key = key.clone();
-        Attempt::Done(self.check(&parsed, &key, &snapshot))
+        let result = self.check(&parsed, key, &snapshot);
+        if let (Ok(principal), Some(digest)) = (&result, digest) {
+            self.remember(digest, token, principal, key);
+        }
+        Attempt::Done(result)
+    }
+
+    fn remember(
+        &self,
+        digest: cache::Digest,
+        token: &str,
+        principal: &Principal,
+        key: &SigningKey,
+    ) {
+        if let Some(cache) = &self.inner.cache {
+            cache.insert(
+                digest,
+                principal.clone(),
+                principal.exp(),
+                key.fingerprint,
+                token.len(),
+            );
+        }
     }
 
     /// The path that may refresh the keys: unknown `kid`, or a cold cache.
@@ -183,7 +236,13 @@ impl Validator {
             .lookup(parsed.header.kid.as_deref(), parsed.header.x5t.as_deref())
             .await;
         match lookup {
-            Lookup::Found(key, snapshot) => self.check(&parsed, &key, &snapshot),
+            Lookup::Found(key, snapshot) => {
+                let principal = self.check(&parsed, &key, &snapshot)?;
+                if self.inner.cache.is_some() {
+                    self.remember(cache::digest(token), token, &principal, &key);
+                }
+                Ok(principal)
+            }
             Lookup::Unknown => Err(InvalidToken::UnknownKey.into()),
             Lookup::Unavailable {
                 retry_after,

@@ -1,0 +1,126 @@
+//! The verified-token cache: a token seen before skips signature
+//! verification and claim parsing.
+//!
+//! - The key is the SHA-256 digest of the whole token string: two tokens
+//!   that differ in one byte never share an entry, and nothing an attacker
+//!   sends can land on another token's entry.
+//! - Only tokens that passed every check are stored; failures never are, so
+//!   a flood of forged tokens cannot grow the cache.
+//! - Every hit re-checks `exp` (with the configured skew) and that the
+//!   signing key is still published: an entry never outlives its token or
+//!   its key.
+//! - Memory is bounded by entries and by estimated bytes.
+
+use aws_lc_rs::digest;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+use crate::Principal;
+
+/// A token's cache key.
+pub(crate) type Digest = [u8; 32];
+
+/// The SHA-256 of a token.
+pub(crate) fn digest(token: &str) -> Digest {
+    digest_bytes(token.as_bytes())
+}
+
+/// The SHA-256 of some bytes.
+pub(crate) fn digest_bytes(bytes: &[u8]) -> Digest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// What is remembered about a validated token.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) principal: Principal,
+    pub(crate) exp: i64,
+    /// The signing key's fingerprint (SHA-256 of its public key).
+    pub(crate) key: Digest,
+    weight: u64,
+}
+
+#[derive(Debug, Clone)]
+struct ByWeight {
+    /// The least weight of an entry: `max_bytes / max_entries`, so that the
+    /// weight capacity also bounds the number of entries.
+    floor: u64,
+}
+
+impl Weighter<Digest, Entry> for ByWeight {
+    fn weight(&self, _key: &Digest, entry: &Entry) -> u64 {
+        entry.weight.max(self.floor)
+    }
+}
+
+/// Bounded, concurrent map from token digests to validated principals.
+pub(crate) struct TokenCache {
+    entries: Cache<Digest, Entry, ByWeight>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.entries.len())
+            .field("weight", &self.entries.weight())
+            .finish()
+    }
+}
+
+impl TokenCache {
+    pub(crate) fn new(max_entries: usize, max_bytes: u64) -> Self {
+        let max_entries = max_entries.max(1);
+        let floor = (max_bytes / max_entries as u64).max(1);
+        TokenCache {
+            entries: Cache::with_weighter(max_entries, max_bytes.max(floor), ByWeight { floor }),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &Digest) -> Option<Entry> {
+        self.entries.get(key)
+    }
+
+    pub(crate) fn insert(
+        &self,
+        key: Digest,
+        principal: Principal,
+        exp: i64,
+        signing_key: Digest,
+        token_len: usize,
+    ) {
+        // The principal holds the decoded claims: about the payload's size in
+        // strings and map nodes, plus the fixed fields.
+        let weight = (token_len as u64).saturating_mul(2).saturating_add(512);
+        self.entries.insert(
+            key,
+            Entry {
+                principal,
+                exp,
+                key: signing_key,
+                weight,
+            },
+        );
+    }
+
+    pub(crate) fn remove(&self, key: &Digest) {
+        self.entries.remove(key);
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.entries.len(),
+            bytes: self.entries.weight(),
+        }
+    }
+}
+
+/// How full the verified-token cache is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Tokens cached.
+    pub entries: usize,
+    /// Their estimated memory, in bytes (what the byte bound limits).
+    pub bytes: u64,
+}
