@@ -68,8 +68,3 @@ pub use principal::{Principal, TokenVersion};
 pub use require::Require;
 pub use source::TokenSource;
 pub use validator::Validator;
-
-/// The README's examples compile and run as doctests.
-#[cfg(all(doctest, feature = "testing"))]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -36,8 +36,8 @@ pub struct EmulatorConfig {
     /// The host name endpoint URLs use (`localhost` in the CLI; the bound IP
     /// when absent).
     pub public_host: Option<String>,
-    /// The issuer's base URL (default: the HTTP listener's base URL). Never
-    /// taken from a request's `Host` header.
+    /// The issuer's base URL (default: the HTTPS listener's base URL, or the
+    /// HTTP one without HTTPS). Never taken from a request's `Host` header.
     pub issuer_base: Option<String>,
 }
 
@@ -106,9 +106,23 @@ impl Emulator {
                 ip => ip.to_string(),
             });
         let http_base = format!("http://{host}:{}", http_addr.port());
+        let https_base = match &https {
+            Some(listener) => {
+                let port = listener
+                    .local_addr()
+                    .map_err(|e| Error::Storage(e.to_string()))?
+                    .port();
+                Some(format!("https://{host}:{port}"))
+            }
+            None => None,
+        };
+        // Entra's issuers are https, and MSAL Node insists that the issuer
+        // share the authority's scheme and host: the HTTPS base when there is
+        // one, else the HTTP base; never a request's Host header.
         let issuer_base = config
             .issuer_base
             .clone()
+            .or_else(|| https_base.clone())
             .unwrap_or_else(|| http_base.clone())
             .trim_end_matches('/')
             .to_owned();
@@ -135,8 +149,7 @@ impl Emulator {
             *state
                 .https_base
                 .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some(format!("https://{host}:{}", addr.port()));
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = https_base.clone();
             let listener = TlsListener::new(listener, material.server_config.clone())
                 .map_err(|e| Error::Storage(e.to_string()))?;
             tasks.push(serve(
@@ -280,7 +293,10 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
         .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
         .route("/common/discovery/instance", get(discovery::instance))
-        .route("/{tenant}/oauth2/v2.0/token", post(token::endpoint::<false>))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(token::endpoint::<false>),
+        )
         .route("/{tenant}/oauth2/token", post(token::endpoint::<true>))
         .merge(pages::routes())
         .merge(device::routes())
@@ -302,6 +318,7 @@ const REDACTED: &[&str] = &[
     "device_code",
     "access_token",
     "id_token",
+    "flowToken",
 ];
 
 /// Records each request (path, redacted parameters, status) in the log.
@@ -309,11 +326,13 @@ async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) 
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
-    let is_form = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    // Administration bodies (users with passwords, secrets) are never read into the log.
+    let is_form = !path.starts_with("/_emulator/")
+        && request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     let (parts, body) = request.into_parts();
     let (bytes, request) = if is_form {
         match axum::body::to_bytes(body, 1024 * 1024).await {

@@ -50,6 +50,9 @@ pub struct RefreshRecord {
     pub expires: i64,
     /// Rotated out: presenting it again revokes the whole family.
     pub spent: bool,
+    /// When the user signed in: the `auth_time` of ID tokens after a refresh.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }
 
 /// Persisted refresh tokens and revoked families.

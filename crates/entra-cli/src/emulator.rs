@@ -1,0 +1,367 @@
+//! `entra emulator`: runs the local Entra ID until Ctrl-C or SIGTERM.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use entra_emulator::config::Directory;
+use entra_emulator::{Emulator, EmulatorConfig, Error};
+
+use crate::Failure;
+
+/// How long a graceful shutdown may take before the listeners are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// Options of `entra emulator`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Port of the plain-HTTP listener (0: any free port; the one chosen is printed).
+    #[arg(long, env = "ENTRA_EMULATOR_HTTP_PORT", default_value_t = 9000)]
+    http_port: u16,
+
+    /// Port of the HTTPS listener, for clients such as MSAL that refuse `http`
+    /// authorities (0: any free port).
+    #[arg(long, env = "ENTRA_EMULATOR_HTTPS_PORT", default_value_t = 9443)]
+    https_port: u16,
+
+    /// Serve plain HTTP only.
+    #[arg(long, env = "ENTRA_EMULATOR_NO_HTTPS")]
+    no_https: bool,
+
+    /// Address the listeners bind to. The administration API (`/_emulator/`)
+    /// has no authentication: keep it on loopback.
+    #[arg(long, env = "ENTRA_EMULATOR_BIND", default_value = "127.0.0.1")]
+    bind: IpAddr,
+
+    /// Host name used in endpoint URLs (discovery documents, printed URLs).
+    #[arg(long, env = "ENTRA_EMULATOR_PUBLIC_HOST", default_value = "localhost")]
+    public_host: String,
+
+    /// Data directory: the emulator keeps its signing keys, TLS certificates,
+    /// refresh tokens, consents and administrative changes in `{data-dir}/emulator`.
+    #[arg(long, env = "ENTRA_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+
+    /// Directory file (TOML: tenants, app registrations, users). Default: the
+    /// built-in demo configuration.
+    #[arg(long, env = "ENTRA_EMULATOR_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Issuer base URL written into tokens and discovery documents (default:
+    /// the HTTPS listener's URL, or the HTTP one with --no-https), e.g. when
+    /// the emulator sits behind a proxy.
+    #[arg(long, env = "ENTRA_EMULATOR_ISSUER")]
+    issuer: Option<String>,
+}
+
+/// Starts the emulator, prints what it serves, and runs until a signal.
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    let directory = match &args.config {
+        Some(path) => load_directory(path)?,
+        None => Directory::default_demo(),
+    };
+    let issuer_base = match &args.issuer {
+        Some(issuer) => Some(check_issuer(issuer)?),
+        None => None,
+    };
+    let data_dir = args.data_dir.join("emulator");
+    check_writable(&args.data_dir, &data_dir)?;
+    // Absolute, so the printed paths (the CA to trust) work from anywhere.
+    let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
+
+    let http_addr = SocketAddr::new(args.bind, args.http_port);
+    let https_addr = (!args.no_https).then(|| SocketAddr::new(args.bind, args.https_port));
+    let config = EmulatorConfig {
+        directory,
+        data_dir: Some(data_dir.clone()),
+        http_addr,
+        https_addr,
+        public_host: Some(args.public_host.clone()),
+        issuer_base,
+    };
+    let emulator = Emulator::start(config)
+        .await
+        .map_err(|e| start_failure(e, &args))?;
+    if !args.bind.is_loopback() {
+        tracing::warn!(
+            bind = %args.bind,
+            "the administration API (/_emulator/) has no authentication: anyone who can reach this address can change the directory and mint tokens"
+        );
+    }
+    print!("{}", banner(&emulator, &args, &data_dir));
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    if tokio::time::timeout(SHUTDOWN_GRACE, emulator.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("open connections did not close in time; dropping them");
+    }
+    Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn wait_for_signal() -> Result<(), Failure> {
+    let failed = |e: std::io::Error| Failure::Failed(format!("cannot listen for signals: {e}"));
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).map_err(failed)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(failed)?;
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(failed)
+    }
+}
+
+/// `--issuer` must be an absolute `http(s)` URL.
+fn check_issuer(issuer: &str) -> Result<String, Failure> {
+    match url::Url::parse(issuer) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(issuer.trim_end_matches('/').to_owned())
+        }
+        Ok(_) => Err(Failure::Misconfigured(format!(
+            "--issuer {issuer:?} must be an http:// or https:// URL"
+        ))),
+        Err(e) => Err(Failure::Misconfigured(format!(
+            "--issuer {issuer:?} is not a URL: {e}"
+        ))),
+    }
+}
+
+/// Creates the data directory and proves it writable.
+fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
+    let unwritable = |e: std::io::Error| {
+        Failure::Misconfigured(format!(
+            "data directory {} is not writable: {e} (set --data-dir or ENTRA_DATA_DIR)",
+            root.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok").map_err(unwritable)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Explains a failed start in one line.
+fn start_failure(error: Error, args: &Args) -> Failure {
+    match error {
+        Error::Bind { addr, reason } => {
+            let port = addr
+                .parse::<SocketAddr>()
+                .map(|a| a.port())
+                .unwrap_or_default();
+            let (flag, var) =
+                if port == args.http_port && (args.no_https || args.http_port != args.https_port) {
+                    ("--http-port", "ENTRA_EMULATOR_HTTP_PORT")
+                } else {
+                    ("--https-port", "ENTRA_EMULATOR_HTTPS_PORT")
+                };
+            let lower = reason.to_ascii_lowercase();
+            if lower.contains("in use") || lower.contains("os error 98") {
+                Failure::Misconfigured(format!(
+                    "port {port} is already in use (is another emulator running? choose another port with {flag} or {var})"
+                ))
+            } else if lower.contains("permission denied") || lower.contains("os error 13") {
+                Failure::Misconfigured(format!(
+                    "not allowed to listen on port {port} ({reason}); choose a port above 1023 with {flag} or {var}"
+                ))
+            } else {
+                Failure::Misconfigured(one_line(&format!("cannot listen on {addr}: {reason}")))
+            }
+        }
+        Error::Config(_) => Failure::Misconfigured(one_line(&error.to_string())),
+        Error::Storage(_) => Failure::Misconfigured(one_line(&format!(
+            "{error} (check --data-dir or ENTRA_DATA_DIR)"
+        ))),
+        other => Failure::Failed(one_line(&other.to_string())),
+    }
+}
+
+/// Reads and checks the directory file.
+fn load_directory(path: &Path) -> Result<Directory, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::Misconfigured(format!(
+            "cannot read configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Directory::from_toml(&text).map_err(|e| {
+        let reason = e.to_string();
+        let reason = reason
+            .strip_prefix("invalid configuration: ")
+            .unwrap_or(&reason);
+        Failure::Misconfigured(one_line(&format!(
+            "invalid configuration file {}: {reason}",
+            path.display()
+        )))
+    })
+}
+
+/// Joins a multi-line message (a TOML error with its source excerpt) into one
+/// line, leaving out the excerpt.
+fn one_line(message: &str) -> String {
+    let excerpt = |line: &str| {
+        let t = line.trim_start();
+        t.starts_with('|')
+            || t.split_once('|').is_some_and(|(n, _)| {
+                !n.trim().is_empty() && n.trim().bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    message
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !excerpt(l))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// What the emulator serves, for people (stdout).
+fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
+    let directory = emulator.directory();
+    let http = emulator.http_url();
+    let https = emulator.https_url();
+    let mut out = String::new();
+    let _ = writeln!(out, "entra emulator: a local Microsoft Entra ID");
+    let _ = writeln!(out, "  HTTP:        {http}");
+    match &https {
+        Some(url) => {
+            let _ = writeln!(out, "  HTTPS:       {url}");
+        }
+        None => {
+            let _ = writeln!(out, "  HTTPS:       off");
+        }
+    }
+    if let Some(tenant) = directory.tenants.first() {
+        let base = https.as_deref().unwrap_or(&http);
+        let _ = writeln!(
+            out,
+            "  authority:   {base}/{}   ({})",
+            tenant.tenant_id, tenant.domain
+        );
+        let _ = writeln!(
+            out,
+            "  discovery:   {http}/{}/v2.0/.well-known/openid-configuration",
+            tenant.tenant_id
+        );
+        let _ = writeln!(
+            out,
+            "  issuer:      {}",
+            emulator.issuer_v2(&tenant.tenant_id)
+        );
+    }
+    if let Some(ca) = emulator.ca_path() {
+        let _ = writeln!(out, "  trust CA:    {}", ca.display());
+        let _ = writeln!(
+            out,
+            "               (REQUESTS_CA_BUNDLE for MSAL Python, NODE_EXTRA_CA_CERTS for MSAL Node, SSL_CERT_FILE)"
+        );
+    }
+    let _ = writeln!(out, "  data:        {}", data_dir.display());
+    let _ = writeln!(
+        out,
+        "  config:      {}",
+        args.config
+            .as_ref()
+            .map_or_else(|| "built-in demo".to_owned(), |p| p.display().to_string())
+    );
+    let _ = writeln!(out, "  admin API:   {http}/_emulator/");
+    for tenant in &directory.tenants {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "tenant {} ({}) {}",
+            tenant.domain, tenant.tenant_id, tenant.display_name
+        );
+        if !tenant.users.is_empty() {
+            let _ = writeln!(out, "  users (development passwords):");
+            let width = |f: fn(&entra_emulator::config::User) -> usize| {
+                tenant.users.iter().map(f).max().unwrap_or(0)
+            };
+            let upn = width(|u| u.user_principal_name.len());
+            let password = width(|u| u.password.len());
+            for user in &tenant.users {
+                let _ = writeln!(
+                    out,
+                    "    {:<upn$}  {:<password$}  {}",
+                    user.user_principal_name, user.password, user.display_name
+                );
+            }
+        }
+        if !tenant.applications.is_empty() {
+            let _ = writeln!(out, "  applications:");
+            for app in &tenant.applications {
+                let _ = writeln!(out, "    {}  {}", app.app_id, describe_app(app));
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Press Ctrl-C to stop.");
+    out
+}
+
+/// What kind of client (or API) an app registration is; never its secrets.
+fn describe_app(app: &entra_emulator::config::Application) -> String {
+    let mut kinds = Vec::new();
+    if !app.oauth2_permission_scopes.is_empty() || !app.identifier_uris.is_empty() {
+        kinds.push("API".to_owned());
+    }
+    if app.is_confidential() {
+        let mut how = Vec::new();
+        if !app.password_credentials.is_empty() {
+            how.push("secret");
+        }
+        if !app.key_credentials.is_empty() {
+            how.push("certificate");
+        }
+        kinds.push(format!("confidential client ({})", how.join(", ")));
+    } else if app.is_fallback_public_client
+        || !app.spa.redirect_uris.is_empty()
+        || !app.public_client.redirect_uris.is_empty()
+    {
+        kinds.push("public client".to_owned());
+    }
+    let redirects: Vec<&str> = app.all_redirect_uris().map(String::as_str).collect();
+    let mut line = format!("{:<24}", app.display_name);
+    if !kinds.is_empty() {
+        line.push_str("  ");
+        line.push_str(&kinds.join(", "));
+    }
+    if !redirects.is_empty() {
+        line.push_str("; redirect ");
+        line.push_str(&redirects.join(", "));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn toml_errors_become_one_line() {
+        let error = Directory::from_toml("tenants = [\nnonsense").unwrap_err();
+        let line = one_line(&error.to_string());
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("line 2"), "{line}");
+    }
+
+    #[test]
+    fn issuers_must_be_http_urls() {
+        assert!(check_issuer("https://login.example.test/").is_ok());
+        assert!(check_issuer("ftp://x").is_err());
+        assert!(check_issuer("nope").is_err());
+    }
+}

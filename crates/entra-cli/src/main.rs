@@ -1,0 +1,99 @@
+//! `entra`: one command for the whole system. Today: `entra emulator`, the
+//! local Microsoft Entra ID.
+//!
+//! Configuration comes from flags, environment variables and a `.env` file in
+//! the working directory (which never overrides variables already set).
+//! Misconfiguration (a port in use, an unreadable configuration file, an
+//! unwritable data directory) is explained in one line on stderr, with exit
+//! code 2.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod emulator;
+
+/// Secure web APIs with Microsoft Entra ID, locally or for real.
+#[derive(Debug, Parser)]
+#[command(name = "entra", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the local Entra ID emulator (discovery, keys, sign-in, tokens).
+    Emulator(emulator::Args),
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The configuration is wrong: exit code 2.
+    Misconfigured(String),
+    /// Something failed at run time: exit code 1.
+    Failed(String),
+}
+
+fn main() -> ExitCode {
+    // Before parsing: `.env` values act as environment variables for clap.
+    let dotenv = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_logging();
+    if let Err(e) = &dotenv {
+        if !e.not_found() {
+            tracing::warn!(error = %e, "ignoring an unreadable .env file");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("entra: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Emulator(args) => emulator::run(args).await,
+        }
+    });
+    // Do not wait for stray blocking tasks.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Misconfigured(message)) => {
+            eprintln!("entra: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(message)) => {
+            eprintln!("entra: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

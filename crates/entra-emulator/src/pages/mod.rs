@@ -1,0 +1,118 @@
+//! Browser-facing pages: authorize, sign-in, consent, logout.
+//!
+//! - [`authorize`]: `/{tenant}/oauth2/v2.0/authorize` and `/{tenant}/oauth2/authorize`
+//!   (GET and POST), the sign-in form (`POST /{tenant}/login`), the consent
+//!   form (`POST /{tenant}/Consent/Set`), code issuance and the three
+//!   response modes.
+//! - [`logout`]: `/{tenant}/oauth2/v2.0/logout` and `/{tenant}/oauth2/logout`.
+//! - [`txn`]: pending sign-in and consent transactions (the forms'
+//!   anti-forgery tokens).
+//!
+//! Every answer carries [`html::protect`](crate::html::protect)'s headers.
+
+mod authorize;
+mod logout;
+mod txn;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, header};
+
+use crate::state::{BrowserSession, Listener, State, lock};
+use crate::util::random_token;
+
+/// The single sign-on cookie: an opaque random id, the key of `state.sessions`.
+pub(crate) const SESSION_COOKIE: &str = "entra_emulator_session";
+
+/// A random id naming the browser, to which pending forms are bound.
+pub(crate) const BROWSER_COOKIE: &str = "entra_emulator_browser";
+
+/// The browser routes.
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize::authorize_v2).post(authorize::authorize_v2),
+        )
+        .route(
+            "/{tenant}/oauth2/authorize",
+            get(authorize::authorize_v1).post(authorize::authorize_v1),
+        )
+        .route("/{tenant}/login", post(authorize::sign_in))
+        .route("/{tenant}/Consent/Set", post(authorize::consent))
+        .route(
+            "/{tenant}/oauth2/v2.0/logout",
+            get(logout::logout).post(logout::logout),
+        )
+        .route(
+            "/{tenant}/oauth2/logout",
+            get(logout::logout).post(logout::logout),
+        )
+}
+
+/// The value of cookie `name` in the request, if any.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+}
+
+/// The signed-in session the request's cookie names, for `tenant_id`.
+pub(crate) fn current_session(
+    state: &State,
+    headers: &HeaderMap,
+    tenant_id: &str,
+) -> Option<(String, BrowserSession)> {
+    let sid = cookie(headers, SESSION_COOKIE)?;
+    let session = lock(&state.sessions).get(&sid).cloned()?;
+    session
+        .tenant_id
+        .eq_ignore_ascii_case(tenant_id)
+        .then_some((sid, session))
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure`
+/// on the HTTPS listener. `None` deletes the cookie.
+pub(crate) fn set_cookie(name: &str, value: Option<&str>, listener: Listener) -> HeaderValue {
+    let secure = if listener == Listener::Https {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = match value {
+        Some(value) => format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age=0"),
+    };
+    // Names are constants and values base64url: always a valid header value.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Starts a fresh session for `user_id`: a new random id every time (no
+/// fixation), the previous session of this browser ended.
+pub(crate) fn start_session(
+    state: &State,
+    headers: &HeaderMap,
+    tenant_id: &str,
+    user_id: &str,
+) -> (String, BrowserSession) {
+    let sid = random_token(32);
+    let session = BrowserSession {
+        tenant_id: tenant_id.to_owned(),
+        user_id: user_id.to_owned(),
+        auth_time: state.now(),
+    };
+    let mut sessions = lock(&state.sessions);
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        sessions.remove(&old);
+    }
+    sessions.insert(sid.clone(), session.clone());
+    (sid, session)
+}
