@@ -160,6 +160,16 @@ struct TenantKeys {
     keys: Vec<Arc<SigningKey>>,
 }
 
+impl TenantKeys {
+    /// The published key that will sign after the next rotation.
+    fn next(&self) -> Option<usize> {
+        self.keys
+            .iter()
+            .enumerate()
+            .position(|(i, k)| i != self.active && k.retired().is_none())
+    }
+}
+
 /// All tenants' keys.
 #[derive(Debug)]
 pub struct KeyRing {
@@ -199,17 +209,19 @@ impl KeyRing {
         if self.read().contains_key(&tid) {
             return Ok(());
         }
-        let keys = match self.load_tenant(&tid)? {
+        let mut keys = match self.load_tenant(&tid)? {
             Some(keys) => keys,
-            None => {
-                let keys = TenantKeys {
-                    active: 0,
-                    keys: vec![Arc::new(SigningKey::generate(now)?)],
-                };
-                self.save_tenant(&tid, &keys)?;
-                keys
-            }
+            None => TenantKeys {
+                active: 0,
+                keys: vec![Arc::new(SigningKey::generate(now)?)],
+            },
         };
+        // Like Entra, always publish more than one key: the next signing key
+        // is in the key set before it signs anything.
+        if keys.next().is_none() {
+            keys.keys.push(Arc::new(SigningKey::generate(now)?));
+            self.save_tenant(&tid, &keys)?;
+        }
         self.write().insert(tid, keys);
         Ok(())
     }
@@ -233,8 +245,8 @@ impl KeyRing {
         keys.keys.get(keys.active).cloned()
     }
 
-    /// The keys the tenant publishes: the active one and those retired less
-    /// than the grace period ago.
+    /// The keys the tenant publishes: the active one, the next one, and those
+    /// retired less than the grace period ago.
     pub fn published(&self, tid: &str, now: i64) -> Vec<Arc<SigningKey>> {
         let tenants = self.read();
         tenants
@@ -270,23 +282,38 @@ impl KeyRing {
 
     /// Publishes a new key and signs with it from now on; the previous key
     /// stays published for the grace period. Returns the new `kid`.
+    ///
+    /// The key that signs from now on is the one already published as the
+    /// next key, so validators that cached the key set before the rotation
+    /// verify the new tokens without fetching it again; a fresh next key is
+    /// published in its place.
     pub fn rotate(&self, tid: &str, now: i64) -> Result<String, Error> {
         let tid = tid.to_ascii_lowercase();
-        let new = Arc::new(SigningKey::generate(now)?);
-        let kid = new.kid.clone();
+        let fresh = Arc::new(SigningKey::generate(now)?);
         let mut tenants = self.write();
         let keys = tenants
             .get_mut(&tid)
             .ok_or_else(|| Error::Admin(format!("unknown tenant {tid}")))?;
-        for key in &keys.keys {
-            let _ =
-                key.retired
-                    .compare_exchange(i64::MAX, now, Ordering::AcqRel, Ordering::Acquire);
-        }
+        let old = keys.keys[keys.active].clone();
+        let _ = old
+            .retired
+            .compare_exchange(i64::MAX, now, Ordering::AcqRel, Ordering::Acquire);
+        let promoted = match keys.next() {
+            Some(next) => next,
+            None => {
+                keys.keys.push(Arc::new(SigningKey::generate(now)?));
+                keys.keys.len() - 1
+            }
+        };
+        let kid = keys.keys[promoted].kid.clone();
+        keys.keys.push(fresh);
         keys.keys
             .retain(|k| k.retired().is_none_or(|at| now < at + self.grace));
-        keys.keys.push(new);
-        keys.active = keys.keys.len() - 1;
+        keys.active = keys
+            .keys
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| Error::Crypto("the promoted key vanished".into()))?;
         self.save_tenant(&tid, keys)?;
         Ok(kid)
     }

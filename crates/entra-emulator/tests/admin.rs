@@ -324,7 +324,11 @@ async fn key_rotation_publishes_a_new_key() {
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert!(kids.contains(&kid.as_str()), "{jwks}");
-    assert_eq!(kids.len(), 2, "the old key stays published: {jwks}");
+    assert_eq!(
+        kids.len(),
+        3,
+        "the old key (grace period), the new signer and a fresh next key: {jwks}"
+    );
     let validator = validator(&emulator).await;
     validator.refresh().await.unwrap();
     validator.validate(&token_before).await.unwrap();

@@ -127,6 +127,11 @@ async fn rotated_keys_sign_new_tokens_and_old_ones_stay_valid_in_the_grace_perio
         .unwrap();
     assert_eq!(header_kid(&after), kid);
     assert_ne!(header_kid(&before), kid);
+    // The new signer was published before the rotation: a validator that
+    // loaded the key set earlier verifies it without fetching anything.
+    let fetches = validator.key_fetches();
+    validator.validate(&after).await.unwrap();
+    assert_eq!(validator.key_fetches(), fetches);
     validator.refresh().await.unwrap();
     validator.validate(&after).await.unwrap();
     validator.validate(&before).await.unwrap();
