@@ -7,8 +7,7 @@
 //! `HttpOnly; SameSite=Strict` cookie, so another site cannot drive the
 //! steps and a step cannot be replayed or skipped.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Extension, Path, State};
@@ -42,10 +41,6 @@ const ALPHABET: &[u8] = b"BCDFGHJKMNPQRSTVWXZ23456789";
 const USER_CODE_LEN: usize = 8;
 /// Flows kept at most (pending and recently finished).
 const MAX_FLOWS: usize = 10_000;
-/// Form steps kept at most.
-const MAX_STEPS: usize = 10_000;
-/// How long a form step stays valid, in (real) seconds.
-const STEP_LIFETIME: i64 = 900;
 /// The browser-binding cookie.
 const COOKIE: &str = "entra_devicelogin";
 
@@ -253,7 +248,7 @@ fn normalize_code(typed: &str) -> String {
 
 /// Where a form step stands.
 #[derive(Debug, Clone)]
-enum Stage {
+pub(crate) enum Stage {
     /// Waiting for the user code.
     Code,
     /// Waiting for the user's name and password (for this flow).
@@ -262,60 +257,14 @@ enum Stage {
     Consent { device: String, user_id: String },
 }
 
-/// One issued form step.
-#[derive(Debug, Clone)]
-struct Step {
-    /// Which emulator issued it (several can run in one process).
-    emulator: usize,
-    /// The browser cookie it is bound to.
-    browser: String,
-    stage: Stage,
-    /// Real time (not the emulator's clock): when it is forgotten.
-    expires: i64,
-}
-
-/// Issued form steps, by token: bounded, expiring, single use.
-static STEPS: LazyLock<Mutex<HashMap<String, Step>>> = LazyLock::new(Mutex::default);
-
-fn emulator_id(state: &Shared) -> usize {
-    std::ptr::from_ref(state) as usize
-}
-
-/// Issues a step token.
+/// Issues a step token (see [`crate::forms`]).
 fn issue_step(state: &Shared, browser: &str, stage: Stage) -> String {
-    let token = random_token(32);
-    let now = util::now();
-    let mut steps = lock(&STEPS);
-    steps.retain(|_, s| s.expires > now);
-    while steps.len() >= MAX_STEPS {
-        let oldest = steps
-            .iter()
-            .min_by_key(|(_, s)| s.expires)
-            .map(|(k, _)| k.clone());
-        match oldest {
-            Some(key) => steps.remove(&key),
-            None => break,
-        };
-    }
-    steps.insert(
-        token.clone(),
-        Step {
-            emulator: emulator_id(state),
-            browser: browser.to_owned(),
-            stage,
-            expires: now + STEP_LIFETIME,
-        },
-    );
-    token
+    state.device_forms.issue(browser, stage)
 }
 
 /// Takes (consumes) a step token issued by this emulator to this browser.
 fn take_step(state: &Shared, token: &str, browser: &str) -> Option<Stage> {
-    let step = lock(&STEPS).remove(token)?;
-    let valid = step.emulator == emulator_id(state)
-        && step.expires > util::now()
-        && util::secrets_equal(&step.browser, browser);
-    valid.then_some(step.stage)
+    state.device_forms.take(token, browser)
 }
 
 /// The browser cookie's value, if the request has one.

@@ -36,6 +36,7 @@ pub mod config;
 mod device;
 mod endpoints;
 pub mod error;
+mod forms;
 pub mod grants;
 mod html;
 pub mod keys;

@@ -9,6 +9,7 @@ use std::sync::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Directory, Tenant};
+use crate::forms::FormTokens;
 use crate::keys::KeyRing;
 use crate::store::JsonFile;
 
@@ -148,6 +149,10 @@ pub struct State {
     pub devices: Mutex<HashMap<String, DeviceFlow>>,
     pub sessions: Mutex<HashMap<String, BrowserSession>>,
     pub log: Mutex<VecDeque<RequestRecord>>,
+    /// Pending sign-in and consent forms.
+    pub(crate) sign_in_forms: FormTokens<crate::pages::txn::Pending>,
+    /// Pending device-code verification steps.
+    pub(crate) device_forms: FormTokens<crate::device::Stage>,
 }
 
 /// Requests kept in the log.
@@ -175,6 +180,8 @@ impl State {
             devices: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             log: Mutex::new(VecDeque::new()),
+            sign_in_forms: FormTokens::default(),
+            device_forms: FormTokens::default(),
             data_dir,
         })
     }

@@ -240,12 +240,11 @@ pub(super) async fn sign_in(
         Err(reject) => return reject.respond(state),
     };
     let txn_id = form.get("txn").unwrap_or_default();
-    let emulator = state.base(Listener::Http);
     let browser = cookie(&headers, BROWSER_COOKIE);
     let digest = req.digest();
     if !txn::check(
+        state,
         txn_id,
-        &emulator,
         &digest,
         browser.as_deref(),
         &Stage::SignIn,
@@ -272,8 +271,8 @@ pub(super) async fn sign_in(
         );
     };
     if !txn::check(
+        state,
         txn_id,
-        &emulator,
         &digest,
         browser.as_deref(),
         &Stage::SignIn,
@@ -316,8 +315,8 @@ pub(super) async fn consent(
     let browser = cookie(&headers, BROWSER_COOKIE);
     if req.user(&session.user_id).is_none()
         || !txn::check(
+            state,
             form.get("txn").unwrap_or_default(),
-            &state.base(Listener::Http),
             &req.digest(),
             browser.as_deref(),
             &stage,
@@ -861,12 +860,7 @@ fn sign_in_page(
     let (browser, new_cookie) = browser_id(headers, listener);
     let txn_id = match txn_id {
         Some(id) => id.to_owned(),
-        None => txn::create(
-            &state.base(Listener::Http),
-            req.digest(),
-            &browser,
-            Stage::SignIn,
-        ),
+        None => txn::create(state, req.digest(), &browser, Stage::SignIn),
     };
     let username = username.or(req.login_hint.as_deref()).unwrap_or_default();
     let (error_html, described) = match error {
@@ -916,7 +910,7 @@ fn consent_page(
 ) -> Response {
     let (browser, new_cookie) = browser_id(headers, listener);
     let txn_id = txn::create(
-        &state.base(Listener::Http),
+        state,
         req.digest(),
         &browser,
         Stage::Consent {

@@ -12,7 +12,7 @@
 
 mod authorize;
 mod logout;
-mod txn;
+pub(crate) mod txn;
 
 use std::sync::Arc;
 
