@@ -227,7 +227,7 @@ fn memory(
     let after = rss_kib();
     let stats = validator.cache_stats();
     println!(
-        "{} distinct tokens ({} bytes each) validated in {:.1} s; cache: {} entries, {:.1} MiB estimated; \
+        "{} distinct tokens ({} bytes each) validated in {:.1} s; cache: {} entries, {:.1} MiB of its byte budget; \
          resident memory {:.1} MiB -> {:.1} MiB (+{:.1} MiB, tokens themselves included: {:.1} MiB)",
         tokens.len(),
         tokens.first().map_or(0, String::len),

@@ -121,6 +121,8 @@ impl TokenCache {
 pub struct CacheStats {
     /// Tokens cached.
     pub entries: usize,
-    /// Their estimated memory, in bytes (what the byte bound limits).
+    /// The part of the byte budget in use: each entry counts its estimated
+    /// memory, and at least `max_bytes / max_entries` (which is how one budget
+    /// enforces both bounds). Never more than `max_bytes`.
     pub bytes: u64,
 }
