@@ -30,8 +30,8 @@ use crate::util::{self, html_escape, random_token, sha256_b64};
 /// The device-code routes.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode_v2))
-        .route("/{tenant}/oauth2/devicecode", post(devicecode_v1))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(endpoint::<false>))
+        .route("/{tenant}/oauth2/devicecode", post(endpoint::<true>))
         .route("/devicelogin", get(show).post(submit))
 }
 
@@ -44,24 +44,15 @@ const MAX_FLOWS: usize = 10_000;
 /// The browser-binding cookie.
 const COOKIE: &str = "entra_devicelogin";
 
-async fn devicecode_v2(
+/// `POST /{tenant}/oauth2/v2.0/devicecode` (`V1 = false`) and `/{tenant}/oauth2/devicecode` (`V1 = true`).
+async fn endpoint<const V1: bool>(
     State(state): State<Arc<Shared>>,
     Extension(listener): Extension<Listener>,
     Path(segment): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    devicecode(&state, listener, &segment, &headers, &body, false)
-}
-
-async fn devicecode_v1(
-    State(state): State<Arc<Shared>>,
-    Extension(listener): Extension<Listener>,
-    Path(segment): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    devicecode(&state, listener, &segment, &headers, &body, true)
+    devicecode(&state, listener, &segment, &headers, &body, V1)
 }
 
 fn devicecode(

@@ -125,8 +125,8 @@ impl Reject {
     }
 }
 
-/// `/{tenant}/oauth2/v2.0/authorize`.
-pub(super) async fn authorize_v2(
+/// `/{tenant}/oauth2/v2.0/authorize` (`V1 = false`) and `/{tenant}/oauth2/authorize` (`V1 = true`).
+pub(super) async fn endpoint<const V1: bool>(
     State(state): State<Arc<Shared>>,
     Extension(listener): Extension<Listener>,
     Path(segment): Path<String>,
@@ -136,22 +136,7 @@ pub(super) async fn authorize_v2(
     body: Bytes,
 ) -> Response {
     authorize(
-        &state, listener, &segment, &method, &uri, &headers, &body, false,
-    )
-}
-
-/// `/{tenant}/oauth2/authorize`.
-pub(super) async fn authorize_v1(
-    State(state): State<Arc<Shared>>,
-    Extension(listener): Extension<Listener>,
-    Path(segment): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    authorize(
-        &state, listener, &segment, &method, &uri, &headers, &body, true,
+        &state, listener, &segment, &method, &uri, &headers, &body, V1,
     )
 }
 
@@ -380,7 +365,7 @@ fn validate(state: &Shared, segment: &str, params: &Form, v1: bool) -> Result<Au
             format!("The parameter '{name}' is too long."),
         ));
     }
-    let tenant = resolve_tenant(state, segment, params.get("client_id"))
+    let tenant = crate::endpoints::resolve_tenant(state, segment, params.get("client_id"))
         .map_err(|e| page_error(e.code, e.description))?;
     let client_id = params.get("client_id").ok_or_else(|| {
         page_error(
@@ -539,38 +524,6 @@ fn validate(state: &Shared, segment: &str, params: &Form, v1: bool) -> Result<Au
         prompt,
         login_hint: params.get("login_hint").map(str::to_owned),
         target,
-    })
-}
-
-/// The tenant a path segment names; `common` and `organizations` name the
-/// tenant owning the client (or the only tenant).
-fn resolve_tenant(
-    state: &Shared,
-    segment: &str,
-    client_id: Option<&str>,
-) -> Result<Tenant, OAuthError> {
-    let lower = segment.to_ascii_lowercase();
-    if matches!(lower.as_str(), "common" | "organizations") {
-        let dir = state.dir();
-        let owner = client_id.and_then(|id| {
-            dir.tenants.iter().find(|t| {
-                t.applications
-                    .iter()
-                    .any(|a| a.app_id.eq_ignore_ascii_case(id))
-            })
-        });
-        if let Some(tenant) = owner.or_else(|| (dir.tenants.len() == 1).then(|| &dir.tenants[0])) {
-            return Ok(tenant.clone());
-        }
-    }
-    state.tenant(segment).ok_or_else(|| {
-        OAuthError::new(
-            "invalid_tenant",
-            90_002,
-            format!(
-                "Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-            ),
-        )
     })
 }
 

@@ -34,11 +34,11 @@ pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route(
             "/{tenant}/oauth2/v2.0/authorize",
-            get(authorize::authorize_v2).post(authorize::authorize_v2),
+            get(authorize::endpoint::<false>).post(authorize::endpoint::<false>),
         )
         .route(
             "/{tenant}/oauth2/authorize",
-            get(authorize::authorize_v1).post(authorize::authorize_v1),
+            get(authorize::endpoint::<true>).post(authorize::endpoint::<true>),
         )
         .route("/{tenant}/login", post(authorize::sign_in))
         .route("/{tenant}/Consent/Set", post(authorize::consent))
