@@ -225,11 +225,10 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
+            let value = access.next_value_seed(StrictSeed)?;
+            if map.insert(key, value).is_some() {
                 return Err(de::Error::custom("duplicate member"));
             }
-            let value = access.next_value_seed(StrictSeed)?;
-            map.insert(key, value);
         }
         Ok(Value::Object(map))
     }
