@@ -340,9 +340,8 @@ impl Validator {
                 let v2_form = snapshot.issuers.v2.as_deref();
                 let ok = issuer_matches(key_issuer, tid, iss)
                     || (version == Some(TokenVersion::V1)
-                        && v2_form.is_some_and(|v2| {
-                            fill(v2, tid).is_some_and(|v2| issuer_matches(key_issuer, tid, &v2))
-                        }));
+                        && v2_form
+                            .is_some_and(|v2| issuer_matches(key_issuer, tid, &fill(v2, tid))));
                 if !ok {
                     return Err(InvalidToken::Issuer);
                 }
@@ -446,8 +445,8 @@ fn issuer_matches(template: &str, tid: &str, iss: &str) -> bool {
     }
 }
 
-fn fill(template: &str, tid: &str) -> Option<String> {
-    Some(template.replace("{tenantid}", tid))
+fn fill(template: &str, tid: &str) -> String {
+    template.replace("{tenantid}", tid)
 }
 
 #[cfg(test)]

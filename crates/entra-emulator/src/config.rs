@@ -414,6 +414,15 @@ impl Directory {
     }
 }
 
+impl Tenant {
+    /// The user with this object id.
+    pub fn user(&self, object_id: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.object_id.eq_ignore_ascii_case(object_id))
+    }
+}
+
 impl Application {
     fn check(&self) -> Result<(), Error> {
         if !is_guid(&self.app_id) {

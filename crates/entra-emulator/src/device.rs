@@ -260,14 +260,7 @@ fn take_step(state: &Shared, token: &str, browser: &str) -> Option<Stage> {
 
 /// The browser cookie's value, if the request has one.
 fn browser_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE && !value.is_empty())
-        .map(|(_, value)| value.to_owned())
+    crate::pages::cookie(headers, COOKIE)
 }
 
 fn with_cookie(mut response: Response, browser: &str, set: bool) -> Response {

@@ -89,14 +89,9 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
             }
         }
     };
-    let user = ctx
-        .tenant
-        .users
-        .iter()
-        .find(|u| u.object_id.eq_ignore_ascii_case(&record.user_id))
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(50_034, "The user account does not exist in the directory.")
-        })?;
+    let user = ctx.tenant.user(&record.user_id).ok_or_else(|| {
+        OAuthError::invalid_grant(50_034, "The user account does not exist in the directory.")
+    })?;
 
     // Single use: claim the code (a concurrent redemption loses).
     let family = random_guid();

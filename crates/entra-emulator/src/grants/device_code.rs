@@ -99,18 +99,12 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
             DeviceStatus::Redeemed => return Err(bad_code()),
         }
     };
-    let user = ctx
-        .tenant
-        .users
-        .iter()
-        .find(|u| u.object_id.eq_ignore_ascii_case(&user_id))
-        .cloned()
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(
-                50_034,
-                "The user account does not exist in the directory anymore.",
-            )
-        })?;
+    let user = ctx.tenant.user(&user_id).cloned().ok_or_else(|| {
+        OAuthError::invalid_grant(
+            50_034,
+            "The user account does not exist in the directory anymore.",
+        )
+    })?;
     let requested = scopes::parse(&ctx.state.dir(), &scope)?;
     let granted = delegated_scopes(ctx, &user, &requested)?;
     issue_user_tokens(ctx, &user, &requested, &granted, now)

@@ -162,15 +162,10 @@ fn assertion_user(ctx: &Ctx<'_>, claims: &Map<String, Value>) -> Result<User, OA
         .get("oid")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    ctx.tenant
-        .users
-        .iter()
-        .find(|u| u.object_id.eq_ignore_ascii_case(oid))
-        .cloned()
-        .ok_or_else(|| {
-            invalid_assertion(format!(
-                "The user '{oid}' the assertion names does not exist in tenant '{}'.",
-                ctx.tenant.tenant_id
-            ))
-        })
+    ctx.tenant.user(oid).cloned().ok_or_else(|| {
+        invalid_assertion(format!(
+            "The user '{oid}' the assertion names does not exist in tenant '{}'.",
+            ctx.tenant.tenant_id
+        ))
+    })
 }

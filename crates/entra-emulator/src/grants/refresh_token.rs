@@ -70,14 +70,9 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
     };
     let record = check(false)?;
 
-    let user = ctx
-        .tenant
-        .users
-        .iter()
-        .find(|u| u.object_id.eq_ignore_ascii_case(&record.user_id))
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(50_034, "The user account does not exist in the directory.")
-        })?;
+    let user = ctx.tenant.user(&record.user_id).ok_or_else(|| {
+        OAuthError::invalid_grant(50_034, "The user account does not exist in the directory.")
+    })?;
     let scope = ctx.scope_param().unwrap_or_else(|| record.scopes.join(" "));
     let mut requested = scopes::parse(&ctx.state.dir(), &scope)?;
     // The family lives on: the answer always carries its next token.

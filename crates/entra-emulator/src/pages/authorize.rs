@@ -100,10 +100,7 @@ impl AuthRequest {
     }
 
     fn user(&self, user_id: &str) -> Option<&User> {
-        self.tenant
-            .users
-            .iter()
-            .find(|u| u.object_id.eq_ignore_ascii_case(user_id))
+        self.tenant.user(user_id)
     }
 }
 
