@@ -1,9 +1,12 @@
 //! The verified-token cache: a token seen before skips signature
 //! verification and claim parsing.
 //!
-//! - The key is the SHA-256 digest of the whole token string: two tokens
-//!   that differ in one byte never share an entry, and nothing an attacker
-//!   sends can land on another token's entry.
+//! - The key is the whole token string, compared in full on every lookup:
+//!   two tokens that differ in one byte never share an entry, and nothing an
+//!   attacker sends can land on another token's entry. It is hashed with a
+//!   randomly keyed hasher (ahash), so lookups cost a fast hash and one
+//!   comparison instead of a SHA-256 of the token (which was most of the
+//!   cost of a hit), and colliding hashes cannot be precomputed.
 //! - Only tokens that passed every check are stored; failures never are, so
 //!   a flood of forged tokens cannot grow the cache.
 //! - Every hit re-checks `exp` (with the configured skew) and that the
@@ -17,13 +20,8 @@ use quick_cache::sync::Cache;
 
 use crate::Principal;
 
-/// A token's cache key.
+/// A SHA-256 digest (signing keys are bound to cache entries by theirs).
 pub(crate) type Digest = [u8; 32];
-
-/// The SHA-256 of a token.
-pub(crate) fn digest(token: &str) -> Digest {
-    digest_bytes(token.as_bytes())
-}
 
 /// The SHA-256 of some bytes.
 pub(crate) fn digest_bytes(bytes: &[u8]) -> Digest {
@@ -49,15 +47,15 @@ struct ByWeight {
     floor: u64,
 }
 
-impl Weighter<Digest, Entry> for ByWeight {
-    fn weight(&self, _key: &Digest, entry: &Entry) -> u64 {
+impl Weighter<Box<str>, Entry> for ByWeight {
+    fn weight(&self, _key: &Box<str>, entry: &Entry) -> u64 {
         entry.weight.max(self.floor)
     }
 }
 
-/// Bounded, concurrent map from token digests to validated principals.
+/// Bounded, concurrent map from tokens to validated principals.
 pub(crate) struct TokenCache {
-    entries: Cache<Digest, Entry, ByWeight>,
+    entries: Cache<Box<str>, Entry, ByWeight>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -78,23 +76,17 @@ impl TokenCache {
         }
     }
 
-    pub(crate) fn get(&self, key: &Digest) -> Option<Entry> {
-        self.entries.get(key)
+    pub(crate) fn get(&self, token: &str) -> Option<Entry> {
+        self.entries.get(token)
     }
 
-    pub(crate) fn insert(
-        &self,
-        key: Digest,
-        principal: Principal,
-        exp: i64,
-        signing_key: Digest,
-        token_len: usize,
-    ) {
-        // The principal holds the decoded claims: about the payload's size in
-        // strings and map nodes, plus the fixed fields.
-        let weight = (token_len as u64).saturating_mul(2).saturating_add(512);
+    pub(crate) fn insert(&self, token: &str, principal: Principal, exp: i64, signing_key: Digest) {
+        // The key is the token itself; the principal holds the decoded
+        // claims (about the payload's size in strings and map nodes) plus
+        // the fixed fields.
+        let weight = (token.len() as u64).saturating_mul(3).saturating_add(512);
         self.entries.insert(
-            key,
+            token.into(),
             Entry {
                 principal,
                 exp,
@@ -104,8 +96,8 @@ impl TokenCache {
         );
     }
 
-    pub(crate) fn remove(&self, key: &Digest) {
-        self.entries.remove(key);
+    pub(crate) fn remove(&self, token: &str) {
+        self.entries.remove(token);
     }
 
     pub(crate) fn stats(&self) -> CacheStats {

@@ -49,6 +49,7 @@ mod cache;
 pub mod config;
 mod error;
 mod extract;
+pub mod id_token;
 mod jose;
 mod keys;
 mod layer;

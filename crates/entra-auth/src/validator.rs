@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use crate::cache::{self, CacheStats, TokenCache};
+use crate::cache::{CacheStats, TokenCache};
 use crate::config::{AuthConfig, TenantPolicy, is_guid};
 use crate::error::InvalidToken;
 use crate::jose;
@@ -180,9 +180,8 @@ impl Validator {
             return Attempt::Done(Err(InvalidToken::Malformed.into()));
         }
         let snapshot = self.inner.keys.snapshot_guard();
-        let digest = self.inner.cache.as_ref().map(|_| cache::digest(token));
-        if let (Some(cache), Some(digest)) = (&self.inner.cache, &digest) {
-            if let Some(entry) = cache.get(digest) {
+        if let Some(cache) = &self.inner.cache {
+            if let Some(entry) = cache.get(token) {
                 let now = self.inner.config.clock.now();
                 if now <= entry.exp.saturating_add(self.inner.config.clock_skew)
                     && snapshot.has_key(&entry.key)
@@ -191,7 +190,7 @@ impl Validator {
                 }
                 // Expired, or its key is gone: forget it and judge the token
                 // afresh (which rejects it).
-                cache.remove(digest);
+                cache.remove(token);
             }
         }
         let parsed = match jose::parse(token, ALGORITHMS) {
@@ -203,27 +202,15 @@ impl Validator {
             return Attempt::NeedKey;
         };
         let result = self.check(&parsed, key, &snapshot);
-        if let (Ok(principal), Some(digest)) = (&result, digest) {
-            self.remember(digest, token, principal, key);
+        if let Ok(principal) = &result {
+            self.remember(token, principal, key);
         }
         Attempt::Done(result)
     }
 
-    fn remember(
-        &self,
-        digest: cache::Digest,
-        token: &str,
-        principal: &Principal,
-        key: &SigningKey,
-    ) {
+    fn remember(&self, token: &str, principal: &Principal, key: &SigningKey) {
         if let Some(cache) = &self.inner.cache {
-            cache.insert(
-                digest,
-                principal.clone(),
-                principal.exp(),
-                key.fingerprint,
-                token.len(),
-            );
+            cache.insert(token, principal.clone(), principal.exp(), key.fingerprint);
         }
     }
 
@@ -238,9 +225,7 @@ impl Validator {
         match lookup {
             Lookup::Found(key, snapshot) => {
                 let principal = self.check(&parsed, &key, &snapshot)?;
-                if self.inner.cache.is_some() {
-                    self.remember(cache::digest(token), token, &principal, &key);
-                }
+                self.remember(token, &principal, &key);
                 Ok(principal)
             }
             Lookup::Unknown => Err(InvalidToken::UnknownKey.into()),
@@ -263,8 +248,7 @@ impl Validator {
         key.verifier
             .verify_sig(parsed.signing_input.as_bytes(), &parsed.signature)
             .map_err(|_| InvalidToken::BadSignature)?;
-        let payload = jose::decode_segment(parsed.payload_b64)?;
-        let claims = jose::strict_object(&payload)?;
+        let claims = jose::strict_object(&parsed.payload)?;
         let principal = self.check_claims(claims, key, snapshot)?;
         if let Some(allowed) = &self.inner.config.allowed_clients {
             if !principal.client_id().is_some_and(|c| allowed.contains(c)) {
@@ -402,7 +386,7 @@ impl Validator {
 
 /// `exp` / `nbf` / `iat`: a JSON number of seconds (fractions allowed, as
 /// MSAL sends them); strings, booleans, negatives and absurd values are refused.
-fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
+pub(crate) fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
     match value {
         None => Ok(None),
         Some(Value::Number(n)) => {
@@ -420,7 +404,7 @@ fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
     }
 }
 
-fn str_claim<'a>(
+pub(crate) fn str_claim<'a>(
     claims: &'a Map<String, Value>,
     name: &str,
 ) -> Result<Option<&'a str>, InvalidToken> {
@@ -433,7 +417,7 @@ fn str_claim<'a>(
 
 /// Whether `iss` equals `template` with `{tenantid}` replaced by `tid`,
 /// compared without allocating.
-fn issuer_matches(template: &str, tid: &str, iss: &str) -> bool {
+pub(crate) fn issuer_matches(template: &str, tid: &str, iss: &str) -> bool {
     match template.split_once("{tenantid}") {
         None => template == iss,
         Some((before, after)) => {
