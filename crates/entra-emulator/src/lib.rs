@@ -52,9 +52,3 @@ pub mod util;
 pub use config::Directory;
 pub use error::{Error, OAuthError};
 pub use server::{Emulator, EmulatorConfig};
-
-/// The README's examples (for `entra-auth` and the emulator) compile and run
-/// as doctests here, where both crates are available.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

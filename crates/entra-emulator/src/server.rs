@@ -295,9 +295,12 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
         .route("/common/discovery/instance", get(discovery::instance))
         .route(
             "/{tenant}/oauth2/v2.0/token",
-            post(token::endpoint::<false>),
+            post(token::endpoint::<false>).options(token::preflight),
         )
-        .route("/{tenant}/oauth2/token", post(token::endpoint::<true>))
+        .route(
+            "/{tenant}/oauth2/token",
+            post(token::endpoint::<true>).options(token::preflight),
+        )
         .merge(pages::routes())
         .merge(device::routes())
         .merge(admin::routes())

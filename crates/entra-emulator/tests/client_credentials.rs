@@ -177,3 +177,48 @@ async fn v1_endpoint_answers_with_strings_and_resource() {
     assert!(body["expires_on"].is_string(), "{body}");
     assert_eq!(body["resource"], API_URI);
 }
+
+#[tokio::test]
+async fn token_endpoint_allows_cross_origin_redemption_by_browsers() {
+    let emulator = start().await;
+    let url = token_url(&emulator.http_url());
+    // The preflight a browser sends before Swagger UI's or MSAL.js's POST.
+    let preflight = client(&emulator)
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "http://localhost:8080")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-requested-with",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let methods = preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(allowed.contains("content-type") && allowed.contains("x-requested-with"));
+    // Answers, successes and errors alike, are readable cross-origin.
+    for secret in [DAEMON_SECRET, "wrong"] {
+        let response = client(&emulator)
+            .post(&url)
+            .header("origin", "http://localhost:8080")
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", DAEMON),
+                ("client_secret", secret),
+                ("scope", &format!("{API}/.default")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().is_success(), secret == DAEMON_SECRET);
+        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::resolve_tenant;
 use crate::client_auth::{self, Form};
@@ -21,7 +21,34 @@ pub(crate) async fn endpoint<const V1: bool>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(&state, listener, &segment, &headers, &body, V1)
+    let mut response = handle(&state, listener, &segment, &headers, &body, V1);
+    // Single-page applications (Swagger UI's PKCE sign-in) redeem codes from
+    // the browser, cross-origin: Entra's token endpoint allows any origin.
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// `OPTIONS` on the token endpoint: the CORS preflight of a browser's
+/// form POST carrying MSAL.js's or Swagger UI's extra headers.
+pub(crate) async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "content-type, authorization, client-request-id, return-client-request-id, \
+                 x-client-sku, x-client-ver, x-client-os, x-client-cpu, x-ms-lib-capability, \
+                 x-app-name, x-app-ver, x-requested-with",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
+    )
+        .into_response()
 }
 
 fn handle(
