@@ -103,7 +103,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.
-async fn wait_for_signal() -> Result<(), Failure> {
+pub(crate) async fn wait_for_signal() -> Result<(), Failure> {
     let failed = |e: std::io::Error| Failure::Failed(format!("cannot listen for signals: {e}"));
     #[cfg(unix)]
     {
@@ -138,7 +138,7 @@ fn check_issuer(issuer: &str) -> Result<String, Failure> {
 }
 
 /// Creates the data directory and proves it writable.
-fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
+pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
     let unwritable = |e: std::io::Error| {
         Failure::Misconfigured(format!(
             "data directory {} is not writable: {e} (set --data-dir or ENTRA_DATA_DIR)",

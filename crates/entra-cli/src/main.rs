@@ -1,5 +1,7 @@
-//! `entra`: one command for the whole system. Today: `entra emulator`, the
-//! local Microsoft Entra ID.
+//! `entra`: one command for the whole system. `entra demo` runs the local
+//! Entra ID emulator, the heroes API and the web app together; `entra
+//! emulator`, `entra api` and `entra web` run each part alone; `entra token`
+//! gets a token and `entra inspect` explains one.
 //!
 //! Configuration comes from flags, environment variables and a `.env` file in
 //! the working directory (which never overrides variables already set).
@@ -11,7 +13,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod api;
+mod authority;
+mod demo;
 mod emulator;
+mod inspect;
+mod token;
+mod web;
 
 /// Secure web APIs with Microsoft Entra ID, locally or for real.
 #[derive(Debug, Parser)]
@@ -23,8 +31,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole system: the emulator, the heroes API and the web app
+    /// (ports 9000/9443, 8080, 8000; data in ./data).
+    Demo(demo::Args),
     /// Run the local Entra ID emulator (discovery, keys, sign-in, tokens).
     Emulator(emulator::Args),
+    /// Run the Heroes API (heroes and todo items, Swagger UI at /docs).
+    Api(api::Args),
+    /// Decode a token and, given the API's client id, check it as the API would.
+    Inspect(inspect::Args),
+    /// Run the heroes web app (sign in, heroes, todo items; port 8000).
+    Web(web::Args),
+    /// Get an access token (client credentials or device code) and print it,
+    /// for `curl -H "Authorization: Bearer $(entra token)"`.
+    Token(token::Args),
 }
 
 /// Why a command failed.
@@ -58,11 +78,17 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
+            Command::Api(args) => api::run(args).await,
+            Command::Inspect(args) => inspect::run(args).await,
+            Command::Web(args) => web::run(args).await,
+            Command::Token(args) => token::run(args).await,
         }
     });
     // Do not wait for stray blocking tasks.
     runtime.shutdown_background();
+    tracing::debug!("runtime stopped");
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Misconfigured(message)) => {

@@ -1,0 +1,74 @@
+//! Checks shared by the commands that talk to an authority: the authority
+//! host (`https`, or plain `http` on a loopback host, the local emulator) and
+//! application ids (GUIDs).
+
+use crate::Failure;
+
+/// Checks `--authority-host`: `https`, or `http` on a loopback host. Returns
+/// whether it is a loopback host (the local emulator, whose demo secrets may
+/// then be used as defaults).
+pub(crate) fn check_authority(host: &str) -> Result<bool, Failure> {
+    let bad = |why: &str| {
+        Failure::Misconfigured(format!(
+            "--authority-host {host:?} {why} (AZURE_AUTHORITY_HOST: https://login.microsoftonline.com for Entra ID, http://localhost:9000 for the emulator)"
+        ))
+    };
+    let url = url::Url::parse(host.trim()).map_err(|_| bad("is not a URL"))?;
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(bad("has no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(local),
+        "http" if local => Ok(true),
+        "http" => Err(bad(
+            "is plain http on a host that is not loopback: use https",
+        )),
+        _ => Err(bad("must be an https:// URL")),
+    }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hex digits), surrounding spaces allowed.
+pub(crate) fn is_guid(s: &str) -> bool {
+    let b = s.trim().as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_for_loopback_only() {
+        assert!(matches!(
+            check_authority("https://login.microsoftonline.com"),
+            Ok(false)
+        ));
+        assert!(matches!(check_authority("http://localhost:9000"), Ok(true)));
+        assert!(matches!(check_authority("http://127.0.0.1:9000"), Ok(true)));
+        assert!(matches!(check_authority("http://[::1]:9000"), Ok(true)));
+        assert!(matches!(
+            check_authority("https://localhost:9443"),
+            Ok(true)
+        ));
+        assert!(check_authority("http://login.example.com").is_err());
+        assert!(check_authority("ftp://localhost").is_err());
+        assert!(check_authority("localhost:9000").is_err());
+        assert!(check_authority("nope").is_err());
+    }
+
+    #[test]
+    fn guids_are_checked_by_shape() {
+        assert!(is_guid("8eaef023-2b34-4da1-9baa-8bc8c9d6a490"));
+        assert!(is_guid(" 8EAEF023-2B34-4DA1-9BAA-8BC8C9D6A490 "));
+        assert!(!is_guid("8eaef023-2b34-4da1-9baa-8bc8c9d6a49"));
+        assert!(!is_guid("8eaef023x2b34-4da1-9baa-8bc8c9d6a490"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+    }
+}

@@ -1,0 +1,316 @@
+//! `entra demo`: the whole system in one process, on embedded defaults.
+//!
+//! The emulator (its built-in demo directory), demo-api (SQLite) and
+//! demo-web (SQLite sessions), wired to each other on their default ports,
+//! with everything they keep under one data directory. Ctrl-C stops all
+//! three within a second and frees every port.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use demo_api::{ApiConfig, DemoApi};
+use demo_web::{DemoWeb, SessionBackend, WebConfig};
+use entra_emulator::config::Directory;
+use entra_emulator::{Emulator, EmulatorConfig};
+use tokio::net::TcpListener;
+
+use crate::Failure;
+use crate::emulator::{check_writable, wait_for_signal};
+
+/// The demo directory's ids (crates/entra-emulator's default.toml).
+const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
+const API_APP: &str = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+const WEB_APP: &str = "3f7a1c52-8d6e-4b0a-9e21-5c4d7b8a9f10";
+const SWAGGER_APP: &str = "b9c8d7e6-5f4a-4b3c-8d2e-1f0a9b8c7d6e";
+const DAEMON_APP: &str = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f";
+const DAEMON_SECRET: &str = "heroes-daemon-dev-secret";
+
+/// How long the parts together may take to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+/// How long to wait for demo-api to load the emulator's keys.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of `entra demo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Data directory: emulator keys and certificates in `emulator/`, the
+    /// API's database in `api/demo-api.db`, web sessions in `web/sessions.db`.
+    #[arg(long, env = "ENTRA_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+
+    /// Port of the emulator's plain-HTTP listener.
+    #[arg(long, env = "ENTRA_EMULATOR_HTTP_PORT", default_value_t = 9000)]
+    emulator_port: u16,
+
+    /// Port of the emulator's HTTPS listener (for MSAL and other clients that
+    /// refuse `http` authorities).
+    #[arg(long, env = "ENTRA_EMULATOR_HTTPS_PORT", default_value_t = 9443)]
+    emulator_https_port: u16,
+
+    /// Serve the emulator over plain HTTP only.
+    #[arg(long, env = "ENTRA_EMULATOR_NO_HTTPS")]
+    no_https: bool,
+
+    /// Port of demo-api (Swagger UI at /docs).
+    #[arg(long, env = "API_PORT", default_value_t = 8080)]
+    api_port: u16,
+
+    /// Port of demo-web (sign in at /).
+    #[arg(long, env = "WEB_PORT", default_value_t = 8000)]
+    web_port: u16,
+}
+
+/// Starts the three parts, prints what to open, and runs until a signal.
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    for part in ["emulator", "api", "web"] {
+        check_writable(&data_dir, &data_dir.join(part))?;
+    }
+
+    // Every port is taken before anything starts, so a port in use is a
+    // one-line explanation and nothing half-started.
+    let api_listener = bind(args.api_port, "--api-port", "API_PORT").await?;
+    let web_listener = bind(args.web_port, "--web-port", "WEB_PORT").await?;
+    let api_port = port_of(&api_listener)?;
+    let web_port = port_of(&web_listener)?;
+    let web_url = format!("http://localhost:{web_port}");
+    let api_url = format!("http://localhost:{api_port}");
+
+    let emulator = Emulator::start(EmulatorConfig {
+        directory: directory_for(&web_url, &api_url),
+        data_dir: Some(data_dir.join("emulator")),
+        http_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.emulator_port)),
+        https_addr: (!args.no_https)
+            .then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, args.emulator_https_port))),
+        public_host: Some("localhost".to_owned()),
+        issuer_base: None,
+    })
+    .await
+    .map_err(emulator_failure)?;
+    let authority_host = format!("http://localhost:{}", emulator.http_addr().port());
+
+    let database = data_dir.join("api").join("demo-api.db");
+    let api_config = ApiConfig::demo(
+        authority_host.clone(),
+        format!("sqlite://{}", database.display()),
+    );
+    let api = match DemoApi::start(api_config, api_listener).await {
+        Ok(api) => api,
+        Err(e) => {
+            emulator.shutdown().await;
+            return Err(Failure::Misconfigured(format!(
+                "demo-api cannot start: {e}"
+            )));
+        }
+    };
+
+    let mut web_config = WebConfig::demo(authority_host.clone());
+    web_config.public_base_url = web_url.clone();
+    web_config.api_base_url = api_url.clone();
+    web_config.session_backend = SessionBackend::Sqlite(data_dir.join("web").join("sessions.db"));
+    let web = match DemoWeb::start(web_config, web_listener).await {
+        Ok(web) => web,
+        Err(e) => {
+            api.shutdown().await;
+            emulator.shutdown().await;
+            return Err(Failure::Misconfigured(format!(
+                "demo-web cannot start: {e}"
+            )));
+        }
+    };
+
+    if tokio::time::timeout(READY_TIMEOUT, api.validator().ready())
+        .await
+        .is_err()
+    {
+        tracing::warn!("demo-api has not loaded the emulator's keys yet; /health says why");
+    }
+    print!(
+        "{}",
+        banner(&emulator, &authority_host, &api_url, &web_url, &data_dir)
+    );
+
+    let waited = wait_for_signal().await;
+    tracing::info!("shutting down");
+    let started = std::time::Instant::now();
+    let stop = async {
+        tokio::join!(web.shutdown(), api.shutdown());
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "web app and API stopped"
+        );
+        emulator.shutdown().await;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "emulator stopped"
+        );
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, stop).await.is_err() {
+        tracing::debug!("open connections did not close in time; dropping them");
+    }
+    waited
+}
+
+/// The demo directory, with the web app's callback and Swagger UI's
+/// redirect registered for the ports actually used.
+fn directory_for(web_url: &str, api_url: &str) -> Directory {
+    let mut directory = Directory::default_demo();
+    for tenant in &mut directory.tenants {
+        for app in &mut tenant.applications {
+            let (uris, wanted) = match app.app_id.as_str() {
+                WEB_APP => (
+                    &mut app.web.redirect_uris,
+                    vec![format!("{web_url}/auth/callback"), format!("{web_url}/")],
+                ),
+                SWAGGER_APP => (
+                    &mut app.spa.redirect_uris,
+                    vec![format!("{api_url}/docs/oauth2-redirect.html")],
+                ),
+                _ => continue,
+            };
+            for uri in wanted {
+                if !uris.contains(&uri) {
+                    uris.push(uri);
+                }
+            }
+        }
+    }
+    directory
+}
+
+async fn bind(port: u16, flag: &str, var: &str) -> Result<TcpListener, Failure> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Failure::Misconfigured(format!(
+                    "port {port} is already in use (is another demo running? choose another port with {flag} or {var})"
+                ))
+            } else {
+                Failure::Misconfigured(format!("cannot listen on 127.0.0.1:{port}: {e}"))
+            }
+        })
+}
+
+fn port_of(listener: &TcpListener) -> Result<u16, Failure> {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Failure::Failed(format!("cannot read a listener's address: {e}")))
+}
+
+fn emulator_failure(error: entra_emulator::Error) -> Failure {
+    match error {
+        entra_emulator::Error::Bind { addr, reason } => {
+            let lower = reason.to_ascii_lowercase();
+            if lower.contains("in use") || lower.contains("os error 98") {
+                Failure::Misconfigured(format!(
+                    "{addr} is already in use (is an emulator running? choose other ports with --emulator-port / --emulator-https-port)"
+                ))
+            } else {
+                Failure::Misconfigured(format!("the emulator cannot listen on {addr}: {reason}"))
+            }
+        }
+        other => Failure::Misconfigured(format!("the emulator cannot start: {other}")),
+    }
+}
+
+/// What to open, who to sign in as, and a curl example (stdout).
+fn banner(
+    emulator: &Emulator,
+    authority_host: &str,
+    api_url: &str,
+    web_url: &str,
+    data_dir: &Path,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "entra demo: everything runs on this machine");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  web app      {web_url}/   <- open this and sign in");
+    let _ = writeln!(
+        out,
+        "  heroes API   {api_url}/   (Swagger UI: {api_url}/docs)"
+    );
+    let _ = writeln!(
+        out,
+        "  Entra ID     {authority_host}/{TENANT}/v2.0   (local emulator)"
+    );
+    if let Some(https) = emulator.https_url() {
+        let _ = writeln!(
+            out,
+            "               {https}/{TENANT}/v2.0   (HTTPS, for MSAL)"
+        );
+    }
+    let _ = writeln!(out, "  data         {}", data_dir.display());
+    let _ = writeln!(out);
+    let directory = emulator.directory();
+    if let Some(tenant) = directory.tenants.iter().find(|t| t.tenant_id == TENANT) {
+        let _ = writeln!(out, "Users (development passwords):");
+        for user in &tenant.users {
+            let _ = writeln!(
+                out,
+                "  {:<34} {:<22} {}",
+                user.user_principal_name, user.password, user.display_name
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "Call the API as the daemon app (client credentials):");
+    let _ = writeln!(
+        out,
+        "  TOKEN=$(curl -s {authority_host}/{TENANT}/oauth2/v2.0/token \\\n    \
+         -d grant_type=client_credentials -d client_id={DAEMON_APP} \\\n    \
+         -d client_secret={DAEMON_SECRET} -d scope=api://{API_APP}/.default \\\n    \
+         | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s -X POST {api_url}/heroes -H \"Authorization: Bearer $TOKEN\" \\\n    \
+         -H 'content-type: application/json' -d '{{\"name\":\"Deadpond\",\"secret_name\":\"Dive Wilson\"}}'"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s {api_url}/heroes -H \"Authorization: Bearer $TOKEN\""
+    );
+    let _ = writeln!(
+        out,
+        "  (or: TOKEN=$(entra token); entra inspect \"$TOKEN\" --client-id {API_APP})"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Press Ctrl-C to stop.");
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_ports_are_registered_in_the_directory() {
+        let directory = directory_for("http://localhost:18000", "http://localhost:18080");
+        let apps = &directory.tenants[0].applications;
+        let web = apps.iter().find(|a| a.app_id == WEB_APP).unwrap();
+        assert!(
+            web.web
+                .redirect_uris
+                .contains(&"http://localhost:18000/auth/callback".to_owned())
+        );
+        // The default registration stays.
+        assert!(
+            web.web
+                .redirect_uris
+                .contains(&"http://localhost:8000/auth/callback".to_owned())
+        );
+        let spa = apps.iter().find(|a| a.app_id == SWAGGER_APP).unwrap();
+        let count = spa
+            .spa
+            .redirect_uris
+            .iter()
+            .filter(|u| *u == "http://localhost:18080/docs/oauth2-redirect.html")
+            .count();
+        assert_eq!(count, 1);
+    }
+}
