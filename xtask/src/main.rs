@@ -1,12 +1,41 @@
-//! `cargo xtask bench`: load benchmarks on loopback, side by side in one run.
+//! Project automation. Load benchmarks on loopback, side by side in one run:
 //!
-//! The same `GET /heroes` handler is served three ways: unprotected,
-//! protected by `entra-auth` with the verified-token cache off, and with it on.
-//! Each is loaded with `wrk` (one thread; the servers get one tokio worker, so
-//! each side has a core of a 2-core machine), in interleaved rounds; the
-//! median of the rounds is reported with the ratio to the unprotected server.
-//! Then the resident memory of a validator holding 100,000 distinct cached
-//! tokens is measured.
+//! - `cargo xtask bench [--seconds N] [--connections N] [--rounds N] [--memory-tokens N]`:
+//!   `entra-auth`'s cost on a protected route. The same `GET /heroes`
+//!   handler is served three ways: unprotected, protected by `entra-auth`
+//!   with the verified-token cache off, and with it on. Each is loaded with
+//!   `wrk` (one thread; the servers get one tokio worker, so each side has a
+//!   core of a 2-core machine), in interleaved rounds; the median of the
+//!   rounds is reported with the ratio to the unprotected server. Then the
+//!   resident memory of a validator holding 100,000 distinct cached tokens is
+//!   measured.
+//! - `cargo xtask bench emulator [--seconds N] [--connections N] [--rounds N]`:
+//!   the emulator's client-credentials token endpoint against panva's
+//!   `oidc-provider` (npm, pinned in `bench/oidc-provider/`, installed with
+//!   `npm ci` into `target/bench/oidc-provider/`) issuing RS256 JWT access
+//!   tokens through a resource indicator, both loaded by the same `wrk` with
+//!   `bench/token-post.lua`. See the `emulator` module.
+//! - `cargo xtask bench api [--seconds N] [--connections N] [--rounds N] [--heroes N]
+//!   [--postgres-url URL] [--skip-postgres]`: demo-api's heroes endpoints
+//!   (`GET /heroes?limit=20`, `GET /heroes/{id}`, `POST /heroes` with
+//!   `bench/hero-post.lua`) with the emulator's daemon token, against
+//!   `GET /` (no token check, no database) as the baseline, on SQLite and on
+//!   PostgreSQL (a fresh database on `postgres://postgres@127.0.0.1:5432/test`
+//!   by default, dropped at the end; an unreachable server fails the run
+//!   unless `--skip-postgres`), each served by the release `entra api` as a
+//!   child process (one tokio worker); and that process's resident memory
+//!   before the load and at its peak. See the `api` module.
+//!
+//! # Layout
+//!
+//! - `main`: the command line and the `entra-auth` benchmark.
+//! - `emulator`: the token-endpoint benchmark.
+//! - `api`: the demo-api benchmark.
+//! - `wrk`: running `wrk` and reading its report; medians.
+
+mod api;
+mod emulator;
+mod wrk;
 
 use std::process::Command;
 
@@ -23,15 +52,29 @@ struct Options {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
     match args.next().as_deref() {
         Some("bench") => {}
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--seconds N] [--connections N] [--rounds N] [--memory-tokens N]"
+                "usage: cargo xtask bench [--seconds N] [--connections N] [--rounds N] [--memory-tokens N]\n       \
+                 cargo xtask bench emulator [--seconds N] [--connections N] [--rounds N]\n       \
+                 cargo xtask bench api [--seconds N] [--connections N] [--rounds N] [--heroes N] \
+                 [--postgres-url URL] [--skip-postgres]"
             );
             std::process::exit(2);
         }
+    }
+    match args.peek().map(String::as_str) {
+        Some("emulator") => {
+            args.next();
+            return emulator::bench(args);
+        }
+        Some("api") => {
+            args.next();
+            return api::bench(args);
+        }
+        _ => {}
     }
     let mut options = Options {
         seconds: 10,
@@ -49,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown option {other}").into()),
         }
     }
-    if Command::new("wrk").arg("--version").output().is_err() {
+    if !wrk::installed() {
         return Err("wrk is not installed (Debian: apt-get install wrk)".into());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -103,15 +146,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "wrk: 1 thread, {} connections, {} s per run, {} interleaved rounds; server: 1 tokio worker\n",
         options.connections, options.seconds, options.rounds
     );
-    let mut results: Vec<Vec<Run>> = vec![Vec::new(); servers.len()];
+    let mut results: Vec<Vec<wrk::Run>> = vec![Vec::new(); servers.len()];
     for round in 0..options.rounds {
         for (i, (name, url)) in servers.iter().enumerate() {
-            let run = wrk(url, &token, &options)?;
+            let (run, _) = wrk::run(
+                &[],
+                url,
+                &["-H", &format!("Authorization: Bearer {token}")],
+                &[],
+                wrk::Load {
+                    seconds: options.seconds,
+                    connections: options.connections,
+                },
+            )?;
             eprintln!("round {}: {name}: {:.0} req/s", round + 1, run.rps);
             results[i].push(run);
         }
     }
-    let medians: Vec<Run> = results.iter().map(|runs| median(runs)).collect();
+    let medians: Vec<wrk::Run> = results.iter().map(|runs| wrk::median(runs)).collect();
     let base = medians[0].rps;
     println!("| server | requests/s | p50 | p99 | ratio to unprotected |");
     println!("|---|---:|---:|---:|---:|");
@@ -137,47 +189,6 @@ async fn heroes() -> Json<serde_json::Value> {
         {"id": 1, "name": "Deadpond", "secret_name": "Dive Wilson"},
         {"id": 2, "name": "Spider-Boy", "secret_name": "Pedro Parqueador", "age": 16},
     ]))
-}
-
-#[derive(Debug, Clone)]
-struct Run {
-    rps: f64,
-    p50: String,
-    p99: String,
-}
-
-fn median(runs: &[Run]) -> Run {
-    let mut sorted = runs.to_vec();
-    sorted.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-    sorted[sorted.len() / 2].clone()
-}
-
-fn wrk(url: &str, token: &str, options: &Options) -> Result<Run, Box<dyn std::error::Error>> {
-    let output = Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{}", options.connections),
-            &format!("-d{}s", options.seconds),
-            "--latency",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            url,
-        ])
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if text.contains("Non-2xx") || text.contains("Socket errors") {
-        return Err(format!("errors during the run:\n{text}").into());
-    }
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
-            .unwrap_or_else(|| "?".to_owned())
-    };
-    Ok(Run {
-        rps: field("Requests/sec:").parse().unwrap_or(0.0),
-        p50: field("50%"),
-        p99: field("99%"),
-    })
 }
 
 /// Resident memory before and after caching `count` distinct tokens.
