@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use crate::error::InvalidToken;
+use crate::json::{self, Json, Members};
 
 /// A compact JWS split into its parts, with the header already checked.
 #[derive(Debug)]
@@ -28,19 +29,36 @@ pub(crate) struct Header {
     pub(crate) x5t: Option<String>,
 }
 
-/// Header parameters that carry or point to a key, or change how the payload is read.
-/// A token that names its own key is never trusted (RFC 8725 §3.10).
-const FORBIDDEN_HEADER: &[(&str, InvalidToken)] = &[
-    ("jwk", InvalidToken::EmbeddedKey),
-    ("jku", InvalidToken::EmbeddedKey),
-    ("x5u", InvalidToken::EmbeddedKey),
-    ("x5c", InvalidToken::EmbeddedKey),
-    ("enc", InvalidToken::Encrypted),
-    ("zip", InvalidToken::UnsupportedHeader),
-    ("b64", InvalidToken::UnsupportedHeader),
-    ("cty", InvalidToken::UnsupportedHeader),
-    ("crit", InvalidToken::CriticalHeader),
-];
+/// The header members read while parsing. Any member that carries or points
+/// to a key is refused, since a token that names its own key is never trusted
+/// (RFC 8725 §3.10), and so is any member that changes how the payload is read.
+#[derive(Debug, Default)]
+struct HeaderMembers<'a> {
+    alg: Option<Json<'a>>,
+    typ: Option<Json<'a>>,
+    kid: Option<Json<'a>>,
+    x5t: Option<Json<'a>>,
+    /// The first forbidden member seen, as the reason it is refused.
+    forbidden: Option<InvalidToken>,
+}
+
+impl<'a> Members<'a> for HeaderMembers<'a> {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Json<'a>>> {
+        let reason = match name {
+            "alg" => return Some(&mut self.alg),
+            "typ" => return Some(&mut self.typ),
+            "kid" => return Some(&mut self.kid),
+            "x5t" => return Some(&mut self.x5t),
+            "jwk" | "jku" | "x5u" | "x5c" => InvalidToken::EmbeddedKey,
+            "enc" => InvalidToken::Encrypted,
+            "zip" | "b64" | "cty" => InvalidToken::UnsupportedHeader,
+            "crit" => InvalidToken::CriticalHeader,
+            _ => return None,
+        };
+        self.forbidden.get_or_insert(reason);
+        None
+    }
+}
 
 /// Splits and checks a compact JWS. `allowed_algs` is the algorithm allow-list
 /// (exact, case-sensitive).
@@ -53,16 +71,15 @@ pub(crate) fn parse<'a>(token: &'a str, allowed_algs: &[&str]) -> Result<Parsed<
     if token.is_empty() {
         return Err(InvalidToken::Malformed);
     }
-    // A vectorizable count: JWE compact serialization has five parts.
-    match token.bytes().filter(|&b| b == b'.').count() {
-        2 => {}
-        4 => return Err(InvalidToken::Encrypted),
-        _ => return Err(InvalidToken::Malformed),
+    // Two dots, found with memchr. JWE compact serialization has five parts.
+    let (h, rest) = token.split_once('.').ok_or(InvalidToken::Malformed)?;
+    let (p, s) = rest.split_once('.').ok_or(InvalidToken::Malformed)?;
+    if s.contains('.') {
+        return Err(match s.bytes().filter(|&b| b == b'.').count() {
+            2 => InvalidToken::Encrypted,
+            _ => InvalidToken::Malformed,
+        });
     }
-    let mut parts = token.splitn(3, '.');
-    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(InvalidToken::Malformed);
-    };
     if h.is_empty() || p.is_empty() {
         return Err(InvalidToken::Malformed);
     }
@@ -105,26 +122,21 @@ fn is_base64url(b: u8) -> bool {
 }
 
 fn parse_header(bytes: &[u8], allowed_algs: &[&str]) -> Result<Header, InvalidToken> {
-    let map = strict_object(bytes)?;
-    for (name, reason) in FORBIDDEN_HEADER {
-        if map.contains_key(*name) {
-            return Err(*reason);
-        }
+    let header: HeaderMembers<'_> = json::read_object(bytes)?;
+    if let Some(reason) = header.forbidden {
+        return Err(reason);
     }
-    let alg = match map.get("alg") {
-        Some(Value::String(alg)) => alg,
+    match header.alg.as_ref().and_then(Json::as_str) {
+        Some(alg) if allowed_algs.contains(&alg) => {}
         _ => return Err(InvalidToken::Algorithm),
-    };
-    if !allowed_algs.contains(&alg.as_str()) {
-        return Err(InvalidToken::Algorithm);
     }
-    if let Some(typ) = map.get("typ") {
-        let Value::String(typ) = typ else {
+    if let Some(typ) = &header.typ {
+        let Some(typ) = typ.as_str() else {
             return Err(InvalidToken::UnsupportedHeader);
         };
         let typ = match typ.get(..12) {
             Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
-            _ => typ.as_str(),
+            _ => typ,
         };
         // Entra access tokens say "JWT"; RFC 9068 tokens say "at+jwt". Anything
         // else (logout+jwt, dpop+jwt, secevent+jwt...) is another kind of token.
@@ -132,16 +144,16 @@ fn parse_header(bytes: &[u8], allowed_algs: &[&str]) -> Result<Header, InvalidTo
             return Err(InvalidToken::UnsupportedHeader);
         }
     }
-    let opt_string = |name: &str| -> Result<Option<String>, InvalidToken> {
-        match map.get(name) {
+    let opt_string = |member: Option<Json<'_>>| -> Result<Option<String>, InvalidToken> {
+        match member {
             None => Ok(None),
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Ok(Some(s.clone())),
+            Some(Json::Str(s)) if !s.is_empty() && s.len() <= 256 => Ok(Some(s.into_owned())),
             Some(_) => Err(InvalidToken::Malformed),
         }
     };
     Ok(Header {
-        kid: opt_string("kid")?,
-        x5t: opt_string("x5t")?,
+        kid: opt_string(header.kid)?,
+        x5t: opt_string(header.x5t)?,
     })
 }
 

@@ -46,11 +46,13 @@
 
 mod body;
 mod cache;
+mod claims;
 pub mod config;
 mod error;
 mod extract;
 pub mod id_token;
 mod jose;
+mod json;
 mod keys;
 mod layer;
 mod principal;

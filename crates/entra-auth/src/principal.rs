@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::claims::{self, AccessClaims};
 use crate::error::InvalidToken;
+use crate::jose;
+use crate::json::Json;
 
 /// The access token's format version (`ver`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +35,16 @@ pub struct Principal {
 
 #[derive(Debug)]
 struct Inner {
+    parts: Parts,
+    /// The decoded payload, already validated: [`Principal::claims`] reads
+    /// every claim from it on demand, so the hot path never builds a map.
+    payload: Box<[u8]>,
+}
+
+/// What a principal reads from its token's claims (validation's borrowed
+/// pass), before it takes the payload they were read from.
+#[derive(Debug)]
+pub(crate) struct Parts {
     object_id: Option<String>,
     tenant_id: Option<String>,
     subject: String,
@@ -48,39 +61,22 @@ struct Inner {
     app_only: bool,
     guest: bool,
     expires_at: i64,
-    claims: Map<String, Value>,
 }
 
-impl Principal {
-    /// Builds the principal from claims whose signature, lifetime, issuer and
+impl Parts {
+    /// Reads the caller from claims whose signature, lifetime, issuer and
     /// audience were already checked. Type errors in the claims read here are
     /// `invalid_token`: a `scp` array or a `roles` string fails closed.
     pub(crate) fn from_claims(
-        claims: Map<String, Value>,
+        claims: &AccessClaims<'_>,
         version: Option<TokenVersion>,
         expires_at: i64,
     ) -> Result<Self, InvalidToken> {
-        let string = |name: &str| -> Result<Option<String>, InvalidToken> {
-            match claims.get(name) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(InvalidToken::Claims),
-            }
-        };
-        let list = |name: &str| -> Result<Vec<String>, InvalidToken> {
-            match claims.get(name) {
-                None => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned).ok_or(InvalidToken::Claims))
-                    .collect(),
-                Some(_) => Err(InvalidToken::Claims),
-            }
-        };
-        let subject = string("sub")?
+        let owned = |claim| claims::string(claim).map(|s| s.map(str::to_owned));
+        let subject = claims::string(&claims.sub)?
             .filter(|s| !s.is_empty())
             .ok_or(InvalidToken::Claims)?;
-        let scopes: Vec<String> = string("scp")?
+        let scopes: Vec<String> = claims::string(&claims.scp)?
             .map(|s| {
                 s.split(' ')
                     .filter(|s| !s.is_empty())
@@ -88,62 +84,68 @@ impl Principal {
                     .collect()
             })
             .unwrap_or_default();
-        let object_id = string("oid")?;
-        let client_id = match string("azp")? {
+        let object_id = claims::string(&claims.oid)?;
+        let client_id = match claims::string(&claims.azp)? {
             Some(azp) => Some(azp),
-            None => string("appid")?,
+            None => claims::string(&claims.appid)?,
         };
-        let groups_overage = claims
-            .get("_claim_names")
-            .and_then(Value::as_object)
-            .is_some_and(|names| names.contains_key("groups"))
-            || claims.get("hasgroups") == Some(&Value::Bool(true));
+        let groups_overage = matches!(&claims.claim_names, Some(Json::Object(names)) if names.iter().any(|n| n == "groups"))
+            || claims.hasgroups == Some(Json::Bool(true));
         // idtyp is the reliable signal where the API registration configures it;
         // otherwise Microsoft's rule: no scp, and oid == sub.
-        let app_only = match claims.get("idtyp").and_then(Value::as_str) {
+        let app_only = match claims.idtyp.as_ref().and_then(Json::as_str) {
             Some("app") => true,
             Some(_) => false,
-            None => !claims.contains_key("scp") && object_id.as_deref() == Some(subject.as_str()),
+            None => claims.scp.is_none() && object_id == Some(subject),
         };
-        let guest = claims.get("acct").and_then(Value::as_i64) == Some(1)
+        let guest = claims.acct.as_ref().and_then(Json::as_i64) == Some(1)
             || match (
-                claims.get("idp").and_then(Value::as_str),
-                claims.get("iss").and_then(Value::as_str),
+                claims.idp.as_ref().and_then(Json::as_str),
+                claims.iss.as_ref().and_then(Json::as_str),
             ) {
                 (Some(idp), Some(iss)) => idp != iss,
                 _ => false,
             };
-        Ok(Principal {
-            inner: Arc::new(Inner {
-                tenant_id: string("tid")?,
-                name: string("name")?,
-                preferred_username: string("preferred_username")?,
-                upn: string("upn")?,
-                roles: list("roles")?,
-                groups: list("groups")?,
-                wids: list("wids")?,
-                object_id,
-                subject,
-                client_id,
-                scopes,
-                groups_overage,
-                version,
-                app_only,
-                guest,
-                expires_at,
-                claims,
-            }),
+        Ok(Parts {
+            tenant_id: owned(&claims.tid)?,
+            name: owned(&claims.name)?,
+            preferred_username: owned(&claims.preferred_username)?,
+            upn: owned(&claims.upn)?,
+            roles: claims::strings(&claims.roles)?,
+            groups: claims::strings(&claims.groups)?,
+            wids: claims::strings(&claims.wids)?,
+            object_id: object_id.map(str::to_owned),
+            subject: subject.to_owned(),
+            client_id: client_id.map(str::to_owned),
+            scopes,
+            groups_overage,
+            version,
+            app_only,
+            guest,
+            expires_at,
         })
     }
 
+    /// The principal, holding the payload its claims came from.
+    pub(crate) fn with_payload(self, payload: Vec<u8>) -> Principal {
+        Principal {
+            inner: Arc::new(Inner {
+                parts: self,
+                payload: payload.into_boxed_slice(),
+            }),
+        }
+    }
+}
+
+impl Principal {
     /// `oid`: the caller's immutable id within its tenant (user or service principal).
     pub fn object_id(&self) -> Option<&str> {
-        self.inner.object_id.as_deref()
+        self.inner.parts.object_id.as_deref()
     }
 
     /// `tid`: the caller's tenant.
     pub fn tenant_id(&self) -> Option<&str> {
-        self.inner.tenant_id.as_deref()
+        self.inner.parts.tenant_id.as_deref()
     }
 
     /// `"{tid}/{oid}"` (or the subject when the token has no `oid`): the stable
@@ -157,108 +159,114 @@ impl Principal {
 
     /// `sub`: pairwise subject, unique per application.
     pub fn subject(&self) -> &str {
-        &self.inner.subject
+        &self.inner.parts.subject
     }
 
     /// `name`: display name (not unique, not stable).
     pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
+        self.inner.parts.name.as_deref()
     }
 
     /// `preferred_username` (v2) or `upn` (v1): for display only.
     pub fn username(&self) -> Option<&str> {
         self.inner
+            .parts
             .preferred_username
             .as_deref()
-            .or(self.inner.upn.as_deref())
+            .or(self.inner.parts.upn.as_deref())
     }
 
     /// `preferred_username` (v2 tokens).
     pub fn preferred_username(&self) -> Option<&str> {
-        self.inner.preferred_username.as_deref()
+        self.inner.parts.preferred_username.as_deref()
     }
 
     /// `upn` (v1 tokens).
     pub fn upn(&self) -> Option<&str> {
-        self.inner.upn.as_deref()
+        self.inner.parts.upn.as_deref()
     }
 
     /// `azp` (v2) or `appid` (v1): the client application that got the token.
     pub fn client_id(&self) -> Option<&str> {
-        self.inner.client_id.as_deref()
+        self.inner.parts.client_id.as_deref()
     }
 
     /// Delegated scopes (`scp`), empty for app-only tokens.
     pub fn scopes(&self) -> &[String] {
-        &self.inner.scopes
+        &self.inner.parts.scopes
     }
 
     /// `roles`: application permissions on an app-only token, the user's app
     /// roles on a delegated one (see [`is_app_only`](Self::is_app_only)).
     pub fn roles(&self) -> &[String] {
-        &self.inner.roles
+        &self.inner.parts.roles
     }
 
     /// Whether the token carries the delegated scope `scope` (exact, case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        !self.inner.app_only && self.inner.scopes.iter().any(|s| s == scope)
+        !self.inner.parts.app_only && self.inner.parts.scopes.iter().any(|s| s == scope)
     }
 
     /// Whether this app-only token carries the application permission `permission`.
     pub fn has_app_permission(&self, permission: &str) -> bool {
-        self.inner.app_only && self.inner.roles.iter().any(|r| r == permission)
+        self.inner.parts.app_only && self.inner.parts.roles.iter().any(|r| r == permission)
     }
 
     /// Whether this delegated token's user has the app role `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        !self.inner.app_only && self.inner.roles.iter().any(|r| r == role)
+        !self.inner.parts.app_only && self.inner.parts.roles.iter().any(|r| r == role)
     }
 
     /// `groups`: group object ids. See [`groups_overage`](Self::groups_overage).
     pub fn groups(&self) -> &[String] {
-        &self.inner.groups
+        &self.inner.parts.groups
     }
 
     /// True when the user is in too many groups for the token: `groups` is then
     /// absent and must be read from Microsoft Graph.
     pub fn groups_overage(&self) -> bool {
-        self.inner.groups_overage
+        self.inner.parts.groups_overage
     }
 
     /// `wids`: directory role template ids.
     pub fn wids(&self) -> &[String] {
-        &self.inner.wids
+        &self.inner.parts.wids
     }
 
     /// The token's version (`None` for a generic OpenID Connect provider).
     pub fn version(&self) -> Option<TokenVersion> {
-        self.inner.version
+        self.inner.parts.version
     }
 
     /// True for an application calling as itself (client credentials), false
     /// for an application calling on behalf of a user.
     pub fn is_app_only(&self) -> bool {
-        self.inner.app_only
+        self.inner.parts.app_only
     }
 
     /// True for a guest (B2B) user: `acct == 1`, or `idp` differs from `iss`.
     pub fn is_guest(&self) -> bool {
-        self.inner.guest
+        self.inner.parts.guest
     }
 
     /// `exp`, in Unix seconds.
     pub(crate) fn exp(&self) -> i64 {
-        self.inner.expires_at
+        self.inner.parts.expires_at
     }
 
     /// When the token expires.
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(u64::try_from(self.inner.expires_at).unwrap_or(0))
+        UNIX_EPOCH + Duration::from_secs(u64::try_from(self.inner.parts.expires_at).unwrap_or(0))
     }
 
     /// All claims, as sent.
-    pub fn claims(&self) -> &Map<String, Value> {
-        &self.inner.claims
+    ///
+    /// Decoded from the token's payload on each call (validation itself
+    /// reads only the claims it checks), so keep the map rather than calling
+    /// this in a loop. A cached principal holds the payload, never the map.
+    pub fn claims(&self) -> Map<String, Value> {
+        // The payload passed the same strict reading during validation.
+        jose::strict_object(&self.inner.payload).unwrap_or_default()
     }
 
     /// Deserializes the claims into your own type, for custom or optional claims.
@@ -272,6 +280,6 @@ impl Principal {
     /// # Ok(()) }
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&Value::Object(self.inner.claims.clone()))
+        serde_json::from_slice(&self.inner.payload)
     }
 }

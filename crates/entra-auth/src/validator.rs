@@ -10,11 +10,13 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::cache::{CacheStats, TokenCache};
+use crate::claims::{self, AccessClaims};
 use crate::config::{AuthConfig, TenantPolicy, is_guid};
 use crate::error::InvalidToken;
 use crate::jose;
+use crate::json::Json;
 use crate::keys::{KeyStore, Lookup, SigningKey, Snapshot, spawn_refresher};
-use crate::principal::{Principal, TokenVersion};
+use crate::principal::{Parts, Principal, TokenVersion};
 use crate::{AuthLayer, Error, Require};
 
 /// The only signature algorithm Entra ID uses; nothing else is ever accepted.
@@ -201,7 +203,7 @@ impl Validator {
         else {
             return Attempt::NeedKey;
         };
-        let result = self.check(&parsed, key, &snapshot);
+        let result = self.check(parsed, key, &snapshot);
         if let Ok(principal) = &result {
             self.remember(token, principal, key);
         }
@@ -224,7 +226,7 @@ impl Validator {
             .await;
         match lookup {
             Lookup::Found(key, snapshot) => {
-                let principal = self.check(&parsed, &key, &snapshot)?;
+                let principal = self.check(parsed, &key, &snapshot)?;
                 self.remember(token, &principal, &key);
                 Ok(principal)
             }
@@ -241,15 +243,20 @@ impl Validator {
 
     fn check(
         &self,
-        parsed: &jose::Parsed<'_>,
+        parsed: jose::Parsed<'_>,
         key: &SigningKey,
         snapshot: &Snapshot,
     ) -> Result<Principal, Error> {
         key.verifier
             .verify_sig(parsed.signing_input.as_bytes(), &parsed.signature)
             .map_err(|_| InvalidToken::BadSignature)?;
-        let claims = jose::strict_object(&parsed.payload)?;
-        let principal = self.check_claims(claims, key, snapshot)?;
+        let payload = parsed.payload;
+        let parts = {
+            let claims = AccessClaims::read(&payload)?;
+            let (version, exp) = self.check_claims(&claims, key, snapshot)?;
+            Parts::from_claims(&claims, version, exp)?
+        };
+        let principal = parts.with_payload(payload);
         if let Some(allowed) = &self.inner.config.allowed_clients {
             if !principal.client_id().is_some_and(|c| allowed.contains(c)) {
                 return Err(Error::ClientNotAllowed);
@@ -258,44 +265,46 @@ impl Validator {
         Ok(principal)
     }
 
+    /// Everything but the signature: lifetime, version, tenant, issuer,
+    /// audience and token kind. Returns the version and `exp`.
     fn check_claims(
         &self,
-        claims: Map<String, Value>,
+        claims: &AccessClaims<'_>,
         key: &SigningKey,
         snapshot: &Snapshot,
-    ) -> Result<Principal, InvalidToken> {
+    ) -> Result<(Option<TokenVersion>, i64), InvalidToken> {
         let config = &self.inner.config;
         let now = config.clock.now();
         let skew = config.clock_skew;
 
         // Lifetime. exp is required; all three must be numbers.
-        let exp = numeric_date(claims.get("exp"))?.ok_or(InvalidToken::Claims)?;
+        let exp = claims::numeric_date(&claims.exp)?.ok_or(InvalidToken::Claims)?;
         if now > exp.saturating_add(skew) {
             return Err(InvalidToken::Expired);
         }
-        if let Some(nbf) = numeric_date(claims.get("nbf"))? {
+        if let Some(nbf) = claims::numeric_date(&claims.nbf)? {
             if nbf > now.saturating_add(skew) {
                 return Err(InvalidToken::NotYetValid);
             }
         }
-        if let Some(iat) = numeric_date(claims.get("iat"))? {
+        if let Some(iat) = claims::numeric_date(&claims.iat)? {
             if iat > now.saturating_add(skew) {
                 return Err(InvalidToken::IssuedInFuture);
             }
         }
 
-        let iss = str_claim(&claims, "iss")?.ok_or(InvalidToken::Claims)?;
+        let iss = claims::string(&claims.iss)?.ok_or(InvalidToken::Claims)?;
         let version;
         if config.entra_claims {
             version = Some(
-                match str_claim(&claims, "ver")?.ok_or(InvalidToken::Claims)? {
+                match claims::string(&claims.ver)?.ok_or(InvalidToken::Claims)? {
                     "2.0" if config.versions.v2() => TokenVersion::V2,
                     "1.0" if config.versions.v1() => TokenVersion::V1,
                     "1.0" | "2.0" => return Err(InvalidToken::Version),
                     _ => return Err(InvalidToken::Claims),
                 },
             );
-            let tid = str_claim(&claims, "tid")?.ok_or(InvalidToken::Claims)?;
+            let tid = claims::string(&claims.tid)?.ok_or(InvalidToken::Claims)?;
             if !is_guid(tid) {
                 return Err(InvalidToken::Claims);
             }
@@ -330,17 +339,17 @@ impl Validator {
                     return Err(InvalidToken::Issuer);
                 }
             }
-            if str_claim(&claims, "oid")?.is_none() {
+            if claims::string(&claims.oid)?.is_none() {
                 return Err(InvalidToken::Claims);
             }
             // Every Entra access token names its client: azp (v2) or appid (v1).
             // ID tokens do not.
-            let client_claim = if version == Some(TokenVersion::V2) {
-                "azp"
+            let client = if version == Some(TokenVersion::V2) {
+                &claims.azp
             } else {
-                "appid"
+                &claims.appid
             };
-            if str_claim(&claims, client_claim)?.is_none() {
+            if claims::string(client)?.is_none() {
                 return Err(InvalidToken::IdToken);
             }
         } else {
@@ -351,13 +360,13 @@ impl Validator {
         }
 
         // Audience: a string or an array of strings, one of which is ours.
-        let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => config.audiences.iter().any(|a| a == aud),
-            Some(Value::Array(auds)) if !auds.is_empty() => {
+        let ours = |aud: &str| config.audiences.iter().any(|a| a == aud);
+        let audience_ok = match &claims.aud {
+            Some(Json::Str(aud)) => ours(aud),
+            Some(Json::Array(auds)) if !auds.is_empty() => {
                 let mut ok = false;
                 for aud in auds {
-                    let aud = aud.as_str().ok_or(InvalidToken::Audience)?;
-                    ok |= config.audiences.iter().any(|a| a == aud);
+                    ok |= ours(aud.as_str().ok_or(InvalidToken::Audience)?);
                 }
                 ok
             }
@@ -369,36 +378,23 @@ impl Validator {
 
         // ID tokens presented as access tokens (RFC 8725 §2.9): they carry a
         // nonce or hashes, and neither scp nor roles.
-        if claims.contains_key("nonce")
-            || claims.contains_key("at_hash")
-            || claims.contains_key("c_hash")
-        {
+        if claims.nonce.is_some() || claims.at_hash.is_some() || claims.c_hash.is_some() {
             return Err(InvalidToken::IdToken);
         }
-        if !config.allow_acl_tokens && !claims.contains_key("scp") && !claims.contains_key("roles")
-        {
+        if !config.allow_acl_tokens && claims.scp.is_none() && claims.roles.is_none() {
             return Err(InvalidToken::IdToken);
         }
-
-        Principal::from_claims(claims, version, exp)
+        Ok((version, exp))
     }
 }
 
-/// `exp` / `nbf` / `iat`: a JSON number of seconds (fractions allowed, as
-/// MSAL sends them); strings, booleans, negatives and absurd values are refused.
+/// `exp` / `nbf` / `iat` of a claims map (the ID-token reader's): the same
+/// rule as [`claims::numeric_date`].
 pub(crate) fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
     match value {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            let secs = n
-                .as_i64()
-                .map(|i| i as f64)
-                .or_else(|| n.as_f64())
-                .ok_or(InvalidToken::Claims)?;
-            if !(0.0..=253_402_300_799.0).contains(&secs) {
-                return Err(InvalidToken::Claims);
-            }
-            Ok(Some(secs as i64))
+            claims::seconds(n.as_i64().map(|i| i as f64).or_else(|| n.as_f64())).map(Some)
         }
         Some(_) => Err(InvalidToken::Claims),
     }

@@ -917,6 +917,7 @@ async fn whoami(p: Principal) -> Json<Value> {
         "favourite_hero": custom.as_ref().ok().and_then(|c| c.favourite_hero.clone()),
         "level": custom.as_ref().map(|c| c.level).unwrap_or(u32::MAX),
         "custom_error": custom.as_ref().err().map(ToString::to_string),
+        "claims": p.claims(),
     }))
 }
 
@@ -960,6 +961,7 @@ async fn principal_v2_delegated_fields() {
         .claim("favourite_hero", "Batman")
         .claim("level", 7);
     let exp = builder.claims_json()["exp"].as_u64().unwrap();
+    let sent = Value::Object(builder.claims_json().clone());
     let p = me(&url, &builder.sign()).await;
 
     assert_eq!(p["object_id"], json!(oid));
@@ -984,6 +986,8 @@ async fn principal_v2_delegated_fields() {
     assert_eq!(p["favourite_hero"], json!("Batman"));
     assert_eq!(p["level"], json!(7));
     assert_eq!(p["custom_error"], Value::Null);
+    // Every claim as sent, those validation reads and those it only skips.
+    assert_eq!(p["claims"], sent);
 }
 
 #[tokio::test]
