@@ -28,8 +28,9 @@
 //! # What is checked, in order
 //!
 //! 1. The request: one `Authorization: Bearer` header (scheme case-insensitive),
-//!    a token in the b64token grammar, no token in the query as well, the size limit.
-//! 2. The structure: exactly three base64url segments without padding, canonical
+//!    no token in the query as well, the size limit.
+//! 2. The structure: exactly three base64url segments without padding (so
+//!    nothing outside RFC 6750's b64token grammar gets further), canonical
 //!    encoding, header and payload UTF-8 JSON objects without duplicate members.
 //! 3. The header: `alg` exactly `RS256` (never `none`, never HMAC); no `crit`,
 //!    `b64`, `zip`, `cty`, `enc` (JWE), and no key carried or pointed to by the

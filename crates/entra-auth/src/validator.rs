@@ -164,7 +164,7 @@ impl Validator {
     /// # }
     /// ```
     pub fn require(&self, requirement: Require) -> AuthLayer {
-        AuthLayer::new(self.clone(), Some(Arc::new(requirement)))
+        AuthLayer::new(self.clone(), Some(requirement))
     }
 
     /// Validates a token: signature, lifetime, issuer, tenant, audience, token

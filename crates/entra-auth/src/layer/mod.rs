@@ -23,17 +23,25 @@ pub use service::AuthService;
 /// each route, and every token is validated once.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
+    /// One allocation: axum clones the service for every request.
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
     pub(crate) validator: Validator,
-    pub(crate) requirement: Option<Arc<Require>>,
-    pub(crate) sources: Arc<[TokenSource]>,
+    pub(crate) requirement: Option<Require>,
+    pub(crate) sources: Box<[TokenSource]>,
 }
 
 impl AuthLayer {
-    pub(crate) fn new(validator: Validator, requirement: Option<Arc<Require>>) -> Self {
+    pub(crate) fn new(validator: Validator, requirement: Option<Require>) -> Self {
         AuthLayer {
-            validator,
-            requirement,
-            sources: Arc::new([TokenSource::AuthorizationHeader]),
+            shared: Arc::new(Shared {
+                validator,
+                requirement,
+                sources: Box::new([TokenSource::AuthorizationHeader]),
+            }),
         }
     }
 
@@ -49,9 +57,14 @@ impl AuthLayer {
     /// ]);
     /// # }
     /// ```
-    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.sources = sources.into_iter().collect();
-        self
+    pub fn token_sources(self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        AuthLayer {
+            shared: Arc::new(Shared {
+                validator: self.shared.validator.clone(),
+                requirement: self.shared.requirement.clone(),
+                sources: sources.into_iter().collect(),
+            }),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ where
                 Err(e) => ResponseFuture::rejected(reject(&e)),
             };
         }
-        let layer = &self.layer;
+        let layer = &self.layer.shared;
         let token = match source::find(
             &layer.sources,
             req.headers(),
@@ -71,7 +71,7 @@ where
                 let token = token.as_str().to_owned();
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                let layer = self.layer.clone();
+                let layer = self.layer.shared.clone();
                 ResponseFuture::slow(Box::pin(async move {
                     let checked =
                         layer
@@ -100,7 +100,7 @@ where
 
 impl<S> AuthService<S> {
     fn authorize(&self, principal: &Principal) -> Result<(), Error> {
-        match &self.layer.requirement {
+        match &self.layer.shared.requirement {
             Some(requirement) => requirement.check(principal),
             None => Ok(()),
         }
