@@ -516,7 +516,7 @@ impl Drop for NodeServer {
 
 /// Confines this process's threads (and the threads it starts later) to
 /// CPU 0, when there are 2 or more CPUs and `taskset` works.
-fn pin_self_to_cpu0() -> bool {
+pub(crate) fn pin_self_to_cpu0() -> bool {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     cpus >= 2
         && Command::new("taskset")

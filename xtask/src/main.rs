@@ -95,6 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !wrk::installed() {
         return Err("wrk is not installed (Debian: apt-get install wrk)".into());
     }
+    // The servers (this process's threads) on CPU 0, wrk on CPU 1.
+    let pinned = emulator::pin_self_to_cpu0();
+    let wrk_prefix: &[&str] = if pinned { &["taskset", "-c", "1"] } else { &[] };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -143,14 +146,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!(
-        "wrk: 1 thread, {} connections, {} s per run, {} interleaved rounds; server: 1 tokio worker\n",
-        options.connections, options.seconds, options.rounds
+        "wrk: 1 thread, {} connections, {} s per run, {} interleaved rounds; server: 1 tokio worker; {}\n",
+        options.connections,
+        options.seconds,
+        options.rounds,
+        if pinned {
+            "server on CPU 0, wrk on CPU 1"
+        } else {
+            "not pinned (fewer than 2 CPUs or no taskset)"
+        }
     );
+    let ticks = emulator::clock_ticks();
+    // The server's CPU per request: this process does nothing else during a
+    // run (wrk is a child, whose time is not counted here).
+    let mut cpu_us: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut results: Vec<Vec<wrk::Run>> = vec![Vec::new(); servers.len()];
     for round in 0..options.rounds {
         for (i, (name, url)) in servers.iter().enumerate() {
+            let before = emulator::cpu_ticks(std::process::id())?;
             let (run, _) = wrk::run(
-                &[],
+                wrk_prefix,
                 url,
                 &["-H", &format!("Authorization: Bearer {token}")],
                 &[],
@@ -159,17 +174,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     connections: options.connections,
                 },
             )?;
-            eprintln!("round {}: {name}: {:.0} req/s", round + 1, run.rps);
+            let used = emulator::cpu_ticks(std::process::id())?.saturating_sub(before);
+            let us = used as f64 / ticks * 1e6 / run.requests.max(1) as f64;
+            eprintln!(
+                "round {}: {name}: {:.0} req/s, {us:.2} µs server CPU per request",
+                round + 1,
+                run.rps
+            );
             results[i].push(run);
+            cpu_us[i].push(us);
         }
     }
     let medians: Vec<wrk::Run> = results.iter().map(|runs| wrk::median(runs)).collect();
+    let cpu_medians: Vec<f64> = cpu_us
+        .iter_mut()
+        .map(|runs| {
+            runs.sort_by(f64::total_cmp);
+            runs[runs.len() / 2]
+        })
+        .collect();
     let base = medians[0].rps;
-    println!("| server | requests/s | p50 | p99 | ratio to unprotected |");
-    println!("|---|---:|---:|---:|---:|");
-    for ((name, _), run) in servers.iter().zip(&medians) {
+    println!(
+        "| server | requests/s | p50 | p99 | server CPU per request | ratio to unprotected (requests/s) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (((name, _), run), cpu) in servers.iter().zip(&medians).zip(&cpu_medians) {
         println!(
-            "| {name} | {:.0} | {} | {} | {:.2}x |",
+            "| {name} | {:.0} | {} | {} | {cpu:.2} µs | {:.2}x |",
             run.rps,
             run.p50,
             run.p99,
