@@ -46,11 +46,12 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+use crate::claims;
 use crate::config::{AuthConfig, TenantPolicy, is_guid};
 use crate::error::InvalidToken;
 use crate::jose;
 use crate::keys::{KeyStore, Lookup, SigningKey, Snapshot, spawn_refresher};
-use crate::validator::{issuer_matches, numeric_date, str_claim};
+use crate::validator::issuer_matches;
 use crate::{Error, TokenVersion};
 
 /// The only algorithm Entra ID signs ID tokens with.
@@ -381,6 +382,44 @@ impl IdTokenValidator {
             _ => return Err(InvalidToken::Claims.into()),
         }
         Ok((version, exp, iat))
+    }
+}
+
+/// `exp` / `nbf` / `iat`: the same rule as an access token's
+/// ([`claims::numeric_date`]).
+fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            claims::seconds(n.as_i64().map(|i| i as f64).or_else(|| n.as_f64())).map(Some)
+        }
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+fn str_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, InvalidToken> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+#[cfg(test)]
+mod claim_types {
+    use super::*;
+
+    #[test]
+    fn numeric_dates_are_strict() {
+        assert_eq!(numeric_date(Some(&serde_json::json!(12))), Ok(Some(12)));
+        assert_eq!(numeric_date(Some(&serde_json::json!(12.7))), Ok(Some(12)));
+        assert!(numeric_date(Some(&serde_json::json!("12"))).is_err());
+        assert!(numeric_date(Some(&serde_json::json!(-1))).is_err());
+        assert!(numeric_date(Some(&serde_json::json!(1e20))).is_err());
+        assert!(numeric_date(Some(&serde_json::json!(true))).is_err());
     }
 }
 

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::cache::{CacheStats, TokenCache};
@@ -388,29 +387,6 @@ impl Validator {
     }
 }
 
-/// `exp` / `nbf` / `iat` of a claims map (the ID-token reader's): the same
-/// rule as [`claims::numeric_date`].
-pub(crate) fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
-    match value {
-        None => Ok(None),
-        Some(Value::Number(n)) => {
-            claims::seconds(n.as_i64().map(|i| i as f64).or_else(|| n.as_f64())).map(Some)
-        }
-        Some(_) => Err(InvalidToken::Claims),
-    }
-}
-
-pub(crate) fn str_claim<'a>(
-    claims: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, InvalidToken> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(InvalidToken::Claims),
-    }
-}
-
 /// Whether `iss` equals `template` with `{tenantid}` replaced by `tid`,
 /// compared without allocating.
 pub(crate) fn issuer_matches(template: &str, tid: &str, iss: &str) -> bool {
@@ -454,15 +430,5 @@ mod tests {
         ));
         assert!(issuer_matches("https://x/", tid, "https://x/"));
         assert!(!issuer_matches("https://x/", tid, "https://X/"));
-    }
-
-    #[test]
-    fn numeric_dates_are_strict() {
-        assert_eq!(numeric_date(Some(&serde_json::json!(12))), Ok(Some(12)));
-        assert_eq!(numeric_date(Some(&serde_json::json!(12.7))), Ok(Some(12)));
-        assert!(numeric_date(Some(&serde_json::json!("12"))).is_err());
-        assert!(numeric_date(Some(&serde_json::json!(-1))).is_err());
-        assert!(numeric_date(Some(&serde_json::json!(1e20))).is_err());
-        assert!(numeric_date(Some(&serde_json::json!(true))).is_err());
     }
 }
