@@ -325,7 +325,7 @@ fn change(state: &State, op: AdminOp) -> Result<(), Refusal> {
             .update(|ops| ops.push(op.clone()))
             .map_err(Refusal::Failed)?;
     }
-    *directory = next;
+    *directory = Arc::new(next);
     tracing::info!(change = %op.describe(), "directory changed");
     Ok(())
 }

@@ -58,14 +58,14 @@ impl Form {
 
 /// An authenticated (or public) client.
 #[derive(Debug, Clone)]
-pub struct Client {
-    /// Its registration.
-    pub app: Application,
+pub struct Client<'a> {
+    /// Its registration, in the tenant the request is for.
+    pub app: &'a Application,
     /// How it authenticated.
     pub acr: ClientAcr,
 }
 
-impl Client {
+impl Client<'_> {
     /// Refuses a client that did not authenticate (AADSTS7000218).
     pub fn require_credential(&self) -> Result<(), OAuthError> {
         if self.acr == ClientAcr::Public {
@@ -83,13 +83,13 @@ impl Client {
 /// Authenticates the caller of the token endpoint.
 ///
 /// `token_endpoints` are the URLs a client assertion's `aud` may name.
-pub fn authenticate(
-    tenant: &Tenant,
+pub fn authenticate<'a>(
+    tenant: &'a Tenant,
     form: &Form,
     headers: &HeaderMap,
     token_endpoints: &[String],
     now: i64,
-) -> Result<Client, OAuthError> {
+) -> Result<Client<'a>, OAuthError> {
     let basic = basic_credentials(headers)?;
     let assertion = match (
         form.get("client_assertion_type"),
@@ -130,7 +130,6 @@ pub fn authenticate(
         .applications
         .iter()
         .find(|a| a.app_id.eq_ignore_ascii_case(&client_id))
-        .cloned()
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &tenant.tenant_id))?;
 
     let secret = match (basic.map(|(_, s)| s), form.get("client_secret")) {
@@ -156,14 +155,14 @@ pub fn authenticate(
         ));
     }
     if let Some(secret) = secret {
-        check_secret(&app, &secret, now)?;
+        check_secret(app, &secret, now)?;
         return Ok(Client {
             app,
             acr: ClientAcr::Secret,
         });
     }
     if let Some(assertion) = assertion {
-        check_assertion(&app, assertion, token_endpoints, now)?;
+        check_assertion(app, assertion, token_endpoints, now)?;
         return Ok(Client {
             app,
             acr: ClientAcr::Certificate,

@@ -24,7 +24,9 @@ use crate::error::{OAuthError, no_store};
 use crate::grants::device_code::is_public_enabled;
 use crate::html::{self, hidden};
 use crate::scopes;
-use crate::state::{ConsentStore, DeviceFlow, DeviceStatus, Listener, State as Shared, lock};
+use crate::state::{
+    ConsentStore, DeviceFlow, DeviceStatus, Listener, State as Shared, TenantRef, lock,
+};
 use crate::util::{self, html_escape, random_token, sha256_b64};
 
 /// The device-code routes.
@@ -366,7 +368,7 @@ fn pending_flow(state: &Shared, device: &str) -> Option<DeviceFlow> {
         .cloned()
 }
 
-fn flow_context(state: &Shared, flow: &DeviceFlow) -> Option<(Tenant, Application)> {
+fn flow_context(state: &Shared, flow: &DeviceFlow) -> Option<(TenantRef, Application)> {
     let tenant = state.tenant(&flow.tenant_id)?;
     let app = tenant
         .applications

@@ -218,7 +218,7 @@ impl Emulator {
 
     /// The directory as it is now (with administrative changes).
     pub fn directory(&self) -> Directory {
-        self.state.dir().clone()
+        Directory::clone(&self.state.dir())
     }
 
     /// Every request received so far (bounded; secrets and tokens redacted).

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +134,10 @@ pub struct BrowserSession {
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct State {
-    pub directory: RwLock<Directory>,
+    /// The directory as an immutable snapshot: readers take the `Arc` and
+    /// borrow from it without holding the lock or copying tenants; an
+    /// administrative change swaps in a new snapshot.
+    pub directory: RwLock<Arc<Directory>>,
     pub keys: KeyRing,
     pub data_dir: Option<PathBuf>,
     /// Base URL of the issuer (explicit configuration, never a `Host` header).
@@ -155,6 +158,36 @@ pub struct State {
     pub(crate) device_forms: FormTokens<crate::device::Stage>,
 }
 
+/// A tenant of a directory snapshot, borrowed without copying it: the
+/// snapshot lives as long as the reference.
+#[derive(Debug, Clone)]
+pub struct TenantRef {
+    directory: Arc<Directory>,
+    index: usize,
+}
+
+impl TenantRef {
+    /// The first tenant of `directory` that `matches`.
+    pub fn find(directory: Arc<Directory>, matches: impl Fn(&Tenant) -> bool) -> Option<Self> {
+        let index = directory.tenants.iter().position(matches)?;
+        Some(TenantRef { directory, index })
+    }
+
+    /// The snapshot the tenant belongs to.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+}
+
+impl std::ops::Deref for TenantRef {
+    type Target = Tenant;
+
+    fn deref(&self) -> &Tenant {
+        // The index was found in this same, immutable snapshot.
+        &self.directory.tenants[self.index]
+    }
+}
+
 /// Requests kept in the log.
 pub const LOG_CAPACITY: usize = 10_000;
 
@@ -167,7 +200,7 @@ impl State {
     ) -> Result<Self, crate::Error> {
         let dir = data_dir.as_deref();
         Ok(State {
-            directory: RwLock::new(directory),
+            directory: RwLock::new(Arc::new(directory)),
             keys,
             issuer_base,
             http_base: RwLock::new(String::new()),
@@ -210,23 +243,28 @@ impl State {
             .store(unix.unwrap_or(i64::MIN), Ordering::Release);
     }
 
-    /// A read view of the directory.
-    pub fn dir(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
-        self.directory
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The current directory snapshot.
+    pub fn dir(&self) -> Arc<Directory> {
+        Arc::clone(
+            &self
+                .directory
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
-    /// A write view of the directory.
-    pub fn dir_mut(&self) -> std::sync::RwLockWriteGuard<'_, Directory> {
+    /// The directory for a change: replace the snapshot it holds.
+    pub fn dir_mut(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Directory>> {
         self.directory
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A copy of the tenant named by id or domain.
-    pub fn tenant(&self, name: &str) -> Option<Tenant> {
-        self.dir().tenant(name).cloned()
+    /// The tenant named by id or domain, in the current snapshot.
+    pub fn tenant(&self, name: &str) -> Option<TenantRef> {
+        TenantRef::find(self.dir(), |t| {
+            t.tenant_id.eq_ignore_ascii_case(name) || t.domain.eq_ignore_ascii_case(name)
+        })
     }
 
     /// The base URL for endpoints served on `listener`.

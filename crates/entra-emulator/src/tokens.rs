@@ -77,8 +77,7 @@ fn pairwise_sub(object_id: &str, app_id: &str) -> String {
 /// Mints an access token.
 pub fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Result<Issued, Error> {
     let now = state.now();
-    let settings = state.dir().settings.clone();
-    let lifetime = i64::try_from(settings.access_token_lifetime).unwrap_or(3600);
+    let lifetime = i64::try_from(state.dir().settings.access_token_lifetime).unwrap_or(3600);
     let tid = &req.tenant.tenant_id;
     let (resource_id, version) = match req.resource {
         Some(r) => (r.app_id.as_str(), r.token_version()),

@@ -127,7 +127,7 @@ fn tenant_ids(state: &Shared, segment: &str) -> Result<(String, String), OAuthEr
         return Ok((TEMPLATE.to_owned(), segment.to_ascii_lowercase()));
     }
     let tenant = resolve_tenant(state, segment, None)?;
-    Ok((tenant.tenant_id.clone(), tenant.tenant_id))
+    Ok((tenant.tenant_id.clone(), tenant.tenant_id.clone()))
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`: the tenant's keys, each with its

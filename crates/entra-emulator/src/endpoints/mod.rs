@@ -3,9 +3,10 @@
 pub(crate) mod discovery;
 pub(crate) mod token;
 
-use crate::config::Tenant;
+use std::sync::Arc;
+
 use crate::error::OAuthError;
-use crate::state::State;
+use crate::state::{State, TenantRef};
 
 /// The tenant a path segment names, or Entra's answer for an unknown one
 /// (AADSTS90002). `common` and `organizations` resolve to the tenant owning
@@ -14,19 +15,22 @@ pub(crate) fn resolve_tenant(
     state: &State,
     segment: &str,
     client_id: Option<&str>,
-) -> Result<Tenant, OAuthError> {
+) -> Result<TenantRef, OAuthError> {
     let lower = segment.to_ascii_lowercase();
     if matches!(lower.as_str(), "common" | "organizations") {
         let dir = state.dir();
+        let single = dir.tenants.len() == 1;
         let owner = client_id.and_then(|id| {
-            dir.tenants.iter().find(|t| {
+            TenantRef::find(Arc::clone(&dir), |t| {
                 t.applications
                     .iter()
                     .any(|a| a.app_id.eq_ignore_ascii_case(id))
             })
         });
-        if let Some(tenant) = owner.or_else(|| (dir.tenants.len() == 1).then(|| &dir.tenants[0])) {
-            return Ok(tenant.clone());
+        if let Some(tenant) =
+            owner.or_else(|| single.then(|| TenantRef::find(dir, |_| true)).flatten())
+        {
+            return Ok(tenant);
         }
     }
     state.tenant(segment).ok_or_else(|| unknown_tenant(segment))

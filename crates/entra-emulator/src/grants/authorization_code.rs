@@ -354,7 +354,7 @@ pub(crate) fn check_grantable(
             .application(&first.resource_app_id)
             .cloned()
             .ok_or_else(|| unknown_resource(&first.identifier))?;
-        grant(ctx, &ctx.client.app, user, &resource, &same)?;
+        grant(ctx, ctx.client.app, user, &resource, &same)?;
     }
     Ok(())
 }

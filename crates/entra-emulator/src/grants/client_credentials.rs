@@ -22,7 +22,7 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
         return Err(default_required(item));
     };
     let directory = ctx.state.dir();
-    let resource = directory.resource(identifier).cloned().ok_or_else(|| {
+    let resource = directory.resource(identifier).ok_or_else(|| {
         OAuthError::new(
             "invalid_resource",
             500_011,
@@ -32,13 +32,12 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
             ),
         )
     })?;
-    drop(directory);
     let issued = tokens::access_token(
         ctx.state,
         &AccessTokenRequest {
             tenant: ctx.tenant,
-            client: &ctx.client.app,
-            resource: Some(&resource),
+            client: ctx.client.app,
+            resource: Some(resource),
             identifier,
             user: None,
             scopes: &[],

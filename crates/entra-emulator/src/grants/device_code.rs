@@ -29,7 +29,7 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
             ));
         }
     };
-    if !is_public_enabled(&ctx.client.app) {
+    if !is_public_enabled(ctx.client.app) {
         ctx.client.require_credential()?;
     }
     let now = ctx.state.now();
@@ -191,15 +191,15 @@ pub(crate) fn delegated_scopes(
     let consented = scopes::consented(
         ctx.state,
         ctx.tenant,
-        &ctx.client.app,
+        ctx.client.app,
         &user.object_id,
         &resource,
     );
     let granted = scopes::grant(&consented, &asked)
-        .map_err(|missing| consent_required(&ctx.client.app, &missing))?;
+        .map_err(|missing| consent_required(ctx.client.app, &missing))?;
     if granted.is_empty() {
         let wanted: Vec<String> = asked.iter().map(|s| s.value.clone()).collect();
-        return Err(consent_required(&ctx.client.app, &wanted));
+        return Err(consent_required(ctx.client.app, &wanted));
     }
     Ok(Delegated {
         resource: Some((resource, first.identifier.clone())),
@@ -238,7 +238,7 @@ pub(crate) fn issue_user_tokens(
         ctx.state,
         &AccessTokenRequest {
             tenant: ctx.tenant,
-            client: &ctx.client.app,
+            client: ctx.client.app,
             resource,
             identifier: &identifier,
             user: Some(user),
@@ -261,15 +261,8 @@ pub(crate) fn issue_user_tokens(
     scope_list.extend(requested.oidc.iter().cloned());
     let id_token = if requested.has("openid") {
         Some(
-            tokens::id_token(
-                ctx.state,
-                ctx.tenant,
-                &ctx.client.app,
-                user,
-                None,
-                auth_time,
-            )
-            .map_err(server_error)?,
+            tokens::id_token(ctx.state, ctx.tenant, ctx.client.app, user, None, auth_time)
+                .map_err(server_error)?,
         )
     } else {
         None

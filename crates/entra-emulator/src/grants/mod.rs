@@ -25,7 +25,7 @@ pub struct Ctx<'a> {
     /// The tenant the request is for.
     pub tenant: &'a Tenant,
     /// The authenticated (or public) client.
-    pub client: &'a Client,
+    pub client: &'a Client<'a>,
     /// The form parameters.
     pub form: &'a Form,
     /// The listener the request came in on.

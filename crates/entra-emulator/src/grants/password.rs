@@ -16,7 +16,7 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
             "The app requested an unsupported grant type 'password'. The resource-owner password grant is disabled in this emulator; enable it with settings.allowPasswordGrant = true.",
         ));
     }
-    if !is_public_enabled(&ctx.client.app) {
+    if !is_public_enabled(ctx.client.app) {
         ctx.client.require_credential()?;
     }
     let username = ctx.form.require("username")?;

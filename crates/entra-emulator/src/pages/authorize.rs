@@ -19,11 +19,13 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use super::txn::{self, Stage};
 use super::{BROWSER_COOKIE, SESSION_COOKIE, cookie, current_session, set_cookie, start_session};
 use crate::client_auth::Form;
-use crate::config::{Application, Tenant, User};
+use crate::config::{Application, User};
 use crate::error::OAuthError;
 use crate::html::{error_page, hidden, page, protect};
 use crate::scopes::{self, Requested};
-use crate::state::{AuthCode, BrowserSession, ConsentStore, Listener, State as Shared, lock};
+use crate::state::{
+    AuthCode, BrowserSession, ConsentStore, Listener, State as Shared, TenantRef, lock,
+};
 use crate::util::{derived_guid, html_escape, random_token, secrets_equal, sha256_b64};
 
 /// The longest accepted parameter value.
@@ -76,7 +78,7 @@ struct Target {
 struct AuthRequest {
     /// The parameters the forms carry back, in [`CARRIED`] order.
     carried: Vec<(String, String)>,
-    tenant: Tenant,
+    tenant: TenantRef,
     client: Application,
     target: Target,
     requested: Requested,
