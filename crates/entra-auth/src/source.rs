@@ -63,7 +63,8 @@ impl Found<'_> {
 
 /// Finds the token. Errors: two `Authorization` headers or a token in the
 /// header and the query (`400`), an oversized header (`431`), a `Bearer`
-/// header without a well-formed token (`401 invalid_token`), no token (`401`).
+/// header with an empty or non-UTF-8 token (`401 invalid_token`; every other
+/// character rule is the JWS parser's), no token (`401`).
 pub(crate) fn find<'a>(
     sources: &[TokenSource],
     headers: &'a HeaderMap,
