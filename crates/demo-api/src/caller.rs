@@ -8,8 +8,7 @@
 //! reassigned to someone else.
 
 use axum::extract::FromRequestParts;
-use entra_auth::Principal;
-use http::HeaderValue;
+use entra_auth::{Principal, Require};
 use http::request::Parts;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -121,14 +120,10 @@ impl User {
     pub fn from_principal(principal: &Principal) -> Result<Self, Error> {
         let refused = || {
             Error::Auth(entra_auth::Error::InsufficientScope {
-                challenge: HeaderValue::from_static(
-                    "Bearer error=\"insufficient_scope\", error_description=\"todo items need a signed-in user (a delegated token)\"",
-                ),
+                required: Require::delegated(),
             })
         };
-        if principal.is_app_only() {
-            return Err(refused());
-        }
+        Require::delegated().check(principal).map_err(Error::Auth)?;
         match (principal.tenant_id(), principal.object_id()) {
             (Some(tenant_id), Some(object_id)) => Ok(User {
                 id: UserId {

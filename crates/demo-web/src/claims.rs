@@ -4,9 +4,9 @@
 //!
 //! Nothing here validates: the ID token was validated at sign-in by
 //! entra-client, the access token is validated by the API that receives it.
+//! Reading is the token core's, strict as everywhere else
+//! ([`entra_core::jws::split`]).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 /// A JWT's header and payload, decoded.
@@ -16,19 +16,15 @@ pub(crate) struct Decoded {
     pub(crate) claims: Value,
 }
 
-/// Decodes the first two segments of a compact JWS; `None` when they are not
-/// base64url-encoded JSON objects.
+/// Decodes the header and payload of a compact JWS; `None` when it is not
+/// one (three strict base64url segments, two JSON objects without repeated
+/// member names).
 pub(crate) fn decode(jwt: &str) -> Option<Decoded> {
-    let mut parts = jwt.split('.');
-    let header = segment(parts.next()?)?;
-    let claims = segment(parts.next()?)?;
-    Some(Decoded { header, claims })
-}
-
-fn segment(part: &str) -> Option<Value> {
-    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    value.is_object().then_some(value)
+    let segments = entra_core::jws::split(jwt).ok()?;
+    Some(Decoded {
+        header: Value::Object(segments.header().ok()?),
+        claims: Value::Object(segments.claims().ok()?),
+    })
 }
 
 /// Pretty JSON (not yet escaped for HTML).
@@ -39,11 +35,12 @@ pub(crate) fn pretty(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use entra_core::jws::encode_segment;
 
     #[test]
     fn header_and_claims_are_decoded_and_the_signature_ignored() {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1"}"#);
-        let claims = URL_SAFE_NO_PAD.encode(br#"{"name":"<b>Alice</b>","scp":"Heroes.Read"}"#);
+        let header = encode_segment(br#"{"alg":"RS256","kid":"k1"}"#);
+        let claims = encode_segment(br#"{"name":"<b>Alice</b>","scp":"Heroes.Read"}"#);
         let decoded = decode(&format!("{header}.{claims}.c2lnbmF0dXJl"));
         let decoded = decoded.unwrap_or_else(|| panic!("decodes"));
         assert_eq!(decoded.header["kid"], "k1");

@@ -5,7 +5,7 @@ use bytes::Bytes;
 /// A response body type an [`AuthService`](crate::AuthService) can build its
 /// rejection answers (problem-details JSON) from.
 ///
-/// Implemented for `Bytes`, axum's `Body`, `http_body_util::Full<Bytes>`, and, with the
+/// Implemented for `Bytes`, axum's `Body` (feature `axum`), `http_body_util::Full<Bytes>`, and, with the
 /// `tonic` feature, `tonic::body::Body`, so one layer protects axum routers and
 /// gRPC services alike.
 pub trait RejectionBody: Sized {
@@ -19,6 +19,7 @@ impl RejectionBody for Bytes {
     }
 }
 
+#[cfg(feature = "axum")]
 impl RejectionBody for axum::body::Body {
     fn from_bytes(bytes: Bytes) -> Self {
         axum::body::Body::from(bytes)

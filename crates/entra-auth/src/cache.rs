@@ -162,13 +162,13 @@ pub struct CacheStats {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::claims::AccessClaims;
     use crate::principal::Parts;
+    use entra_core::claims::Claims;
 
     fn principal(sub: &str) -> Principal {
         let payload = format!(r#"{{"sub":"{sub}"}}"#).into_bytes();
         let parts = {
-            let claims = AccessClaims::read(&payload).unwrap();
+            let claims = Claims::read(&payload).unwrap();
             Parts::from_claims(&claims, None, 0).unwrap()
         };
         parts.with_payload(payload)

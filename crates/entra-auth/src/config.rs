@@ -5,12 +5,12 @@
 //! settings and hands typed values to [`AuthConfig::builder`].
 
 use std::collections::HashSet;
-use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use url::Url;
+
+use entra_core::{Clock, is_guid};
 
 use crate::Error;
 
@@ -40,15 +40,7 @@ impl TokenVersions {
 }
 
 /// Which tenants' tokens a multi-tenant API accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TenantPolicy {
-    /// A single tenant: the one the authority names.
-    Single,
-    /// Multi-tenant: only these tenant ids.
-    Allowed(HashSet<String>),
-    /// Multi-tenant: any tenant (explicit opt-in).
-    Any,
-}
+pub(crate) use entra_core::rules::Tenants as TenantPolicy;
 
 /// Where the keys and issuers come from.
 #[derive(Debug, Clone)]
@@ -66,44 +58,6 @@ pub(crate) enum Source {
         v1_issuer: Option<String>,
         jwks: String,
     },
-}
-
-/// A clock for validation: seconds since the Unix epoch.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Clock(Arc::new(system_now))
-    }
-
-    /// A clock that reads `f`: fixed or shifted time in tests.
-    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
-        Clock(Arc::new(f))
-    }
-
-    /// The system clock moved by `offset` seconds.
-    pub fn offset(offset: i64) -> Self {
-        Clock(Arc::new(move || system_now() + offset))
-    }
-
-    pub(crate) fn now(&self) -> i64 {
-        (self.0)()
-    }
-}
-
-fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clock")
-    }
 }
 
 /// A validated configuration. Build one with [`AuthConfig::builder`].
@@ -511,16 +465,6 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
     }
-}
-
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal.
-pub(crate) fn is_guid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 fn is_tenant(s: &str) -> bool {

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::RejectionBody;
+use crate::{InvalidToken, RejectionBody, Require};
 
 /// Everything that can go wrong: building a configuration, loading keys, or
 /// authenticating and authorizing a request.
@@ -37,11 +36,12 @@ pub enum Error {
     InvalidToken(#[from] InvalidToken),
 
     /// The token is valid but lacks what the route requires.
-    /// Answered `403` with `error="insufficient_scope"` and the `scope` needed.
-    #[error("insufficient scope")]
+    /// Answered `403` with `error="insufficient_scope"` and the `scope` needed
+    /// (rendered from the requirement); the body names what was required.
+    #[error("insufficient scope: the route requires {required}")]
     InsufficientScope {
-        /// The pre-rendered `WWW-Authenticate` challenge naming what is needed.
-        challenge: HeaderValue,
+        /// What the route requires, which the token does not meet.
+        required: Require,
     },
 
     /// The token is valid but was obtained by a client application that is not
@@ -70,67 +70,6 @@ pub enum Error {
     NotConfigured,
 }
 
-/// Why a token was refused. Every variant is answered `401 invalid_token`.
-///
-/// The descriptions are fixed texts: nothing from the token is echoed back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidToken {
-    /// Not a compact JWS: wrong number of segments, characters outside base64url,
-    /// padding, a segment that is not a JSON object, duplicate members.
-    #[error("the token is malformed")]
-    Malformed,
-    /// A JWE (five segments or an `enc` header): encrypted tokens are not accepted.
-    #[error("encrypted tokens are not accepted")]
-    Encrypted,
-    /// `alg` is missing or not on the allow-list (`none`, HMAC, RS512...).
-    #[error("the signing algorithm is not allowed")]
-    Algorithm,
-    /// The header carries or points to a key (`jwk`, `jku`, `x5u`, `x5c`).
-    #[error("tokens may not carry or point to their own key")]
-    EmbeddedKey,
-    /// The header has a `crit` member: no extension is understood here.
-    #[error("the token has critical header extensions")]
-    CriticalHeader,
-    /// The header uses `b64`, `zip`, `cty`, or an unexpected `typ`.
-    #[error("the token header is not supported")]
-    UnsupportedHeader,
-    /// No published key matches the token's `kid`.
-    #[error("the signing key was not found")]
-    UnknownKey,
-    /// The signature does not verify.
-    #[error("the signature is invalid")]
-    BadSignature,
-    /// `exp` is in the past (beyond the clock skew).
-    #[error("the token has expired")]
-    Expired,
-    /// `nbf` is in the future (beyond the clock skew).
-    #[error("the token is not valid yet")]
-    NotYetValid,
-    /// `iat` is in the future (beyond the clock skew).
-    #[error("the token was issued in the future")]
-    IssuedInFuture,
-    /// A required claim is missing, or a claim has the wrong type.
-    #[error("a required claim is missing or has the wrong type")]
-    Claims,
-    /// `iss` is not the issuer configured for this token's version and tenant,
-    /// or not the issuer of the key that signed it.
-    #[error("the issuer is invalid")]
-    Issuer,
-    /// `aud` does not name this API.
-    #[error("the audience is invalid")]
-    Audience,
-    /// The token's tenant is not allowed.
-    #[error("the tenant is not allowed")]
-    Tenant,
-    /// The token's version (`ver`) is not accepted.
-    #[error("the token version is not accepted")]
-    Version,
-    /// The token is an ID token, not an access token.
-    #[error("ID tokens are not access tokens")]
-    IdToken,
-}
-
 impl Error {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
@@ -152,7 +91,7 @@ impl Error {
                 HeaderValue::from_static("Bearer error=\"invalid_request\"")
             }
             Error::InvalidToken(reason) => reason.challenge(),
-            Error::InsufficientScope { challenge } => challenge.clone(),
+            Error::InsufficientScope { required } => required.challenge().clone(),
             Error::ClientNotAllowed => HeaderValue::from_static(
                 "Bearer error=\"insufficient_scope\", error_description=\"the client application is not allowed\"",
             ),
@@ -198,44 +137,9 @@ impl Error {
     }
 }
 
-impl InvalidToken {
-    /// The `WWW-Authenticate` challenge for this reason (static, no allocation).
-    pub fn challenge(self) -> HeaderValue {
-        macro_rules! challenge {
-            ($text:literal) => {
-                HeaderValue::from_static(concat!(
-                    "Bearer error=\"invalid_token\", error_description=\"",
-                    $text,
-                    "\""
-                ))
-            };
-        }
-        match self {
-            InvalidToken::Malformed => challenge!("the token is malformed"),
-            InvalidToken::Encrypted => challenge!("encrypted tokens are not accepted"),
-            InvalidToken::Algorithm => challenge!("the signing algorithm is not allowed"),
-            InvalidToken::EmbeddedKey => {
-                challenge!("tokens may not carry or point to their own key")
-            }
-            InvalidToken::CriticalHeader => challenge!("the token has critical header extensions"),
-            InvalidToken::UnsupportedHeader => challenge!("the token header is not supported"),
-            InvalidToken::UnknownKey => challenge!("the signing key was not found"),
-            InvalidToken::BadSignature => challenge!("the signature is invalid"),
-            InvalidToken::Expired => challenge!("the token has expired"),
-            InvalidToken::NotYetValid => challenge!("the token is not valid yet"),
-            InvalidToken::IssuedInFuture => challenge!("the token was issued in the future"),
-            InvalidToken::Claims => challenge!("a required claim is missing or has the wrong type"),
-            InvalidToken::Issuer => challenge!("the issuer is invalid"),
-            InvalidToken::Audience => challenge!("the audience is invalid"),
-            InvalidToken::Tenant => challenge!("the tenant is not allowed"),
-            InvalidToken::Version => challenge!("the token version is not accepted"),
-            InvalidToken::IdToken => challenge!("ID tokens are not access tokens"),
-        }
-    }
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
         self.to_response()
     }
 }
@@ -244,17 +148,80 @@ impl IntoResponse for Error {
 mod tests {
     use super::*;
 
+    /// Every error a request can meet, with the status, challenge and body
+    /// it is answered with: each rejection's text appears once in its source
+    /// and the same everywhere it is rendered.
     #[test]
-    fn every_reason_renders_its_own_description() {
-        for reason in [
-            InvalidToken::Malformed,
-            InvalidToken::Expired,
-            InvalidToken::IdToken,
-            InvalidToken::EmbeddedKey,
-        ] {
-            let header = reason.challenge();
-            let text = header.to_str().unwrap_or_default();
-            assert!(text.contains(&reason.to_string()), "{text}");
+    fn every_variant_answers_with_its_own_status_challenge_and_text() {
+        let mut errors = vec![
+            (Error::MissingToken, 401, Some("Bearer")),
+            (
+                Error::InvalidRequest("two Authorization headers"),
+                400,
+                Some("Bearer error=\"invalid_request\""),
+            ),
+            (Error::TokenTooLarge, 431, None),
+            (
+                Error::InsufficientScope {
+                    required: Require::scope("Heroes.Read"),
+                },
+                403,
+                Some("Bearer error=\"insufficient_scope\", scope=\"Heroes.Read\""),
+            ),
+            (
+                Error::ClientNotAllowed,
+                403,
+                Some(
+                    "Bearer error=\"insufficient_scope\", error_description=\"the client application is not allowed\"",
+                ),
+            ),
+            (
+                Error::KeysUnavailable {
+                    retry_after: Duration::from_secs(3),
+                    reason: "http://idp/keys answered 500".into(),
+                },
+                503,
+                None,
+            ),
+            (Error::Config("no client id".into()), 500, None),
+            (Error::NotConfigured, 500, None),
+        ];
+        for &reason in InvalidToken::ALL {
+            errors.push((Error::InvalidToken(reason), 401, None));
         }
+        for (error, status, challenge) in errors {
+            let response = error.to_response::<Bytes>();
+            assert_eq!(response.status().as_u16(), status, "{error:?}");
+            let header = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|h| h.to_str().ok());
+            match (&error, challenge) {
+                (Error::InvalidToken(reason), _) => {
+                    assert_eq!(header, reason.challenge().to_str().ok());
+                    assert!(header.is_some_and(|h| h.contains(reason.description())));
+                }
+                (_, expected) => assert_eq!(header, expected, "{error:?}"),
+            }
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body()).unwrap_or_default();
+            assert_eq!(body["status"], status, "{error:?}");
+            let detail = body["detail"].as_str().unwrap_or_default();
+            match &error {
+                Error::Config(_) | Error::NotConfigured => assert_eq!(detail, "internal error"),
+                Error::KeysUnavailable { .. } => {
+                    assert_eq!(detail, "signing keys are temporarily unavailable");
+                    assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+                }
+                other => assert_eq!(detail, other.to_string()),
+            }
+        }
+        assert_eq!(
+            Error::InsufficientScope {
+                required: Require::scope_or_app_permission("Heroes.Read")
+            }
+            .to_string(),
+            "insufficient scope: the route requires scope Heroes.Read or app permission Heroes.Read"
+        );
     }
 }

@@ -41,21 +41,15 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
+use entra_core::claims;
+use entra_core::json;
+use entra_core::rules::{Audience, Kind};
 use serde_json::{Map, Value};
-use tokio::sync::watch;
 
-use crate::claims;
-use crate::config::{AuthConfig, TenantPolicy, is_guid};
-use crate::error::InvalidToken;
-use crate::jose;
-use crate::keys::{KeyStore, Lookup, SigningKey, Snapshot, spawn_refresher};
-use crate::validator::issuer_matches;
-use crate::{Error, TokenVersion};
-
-/// The only algorithm Entra ID signs ID tokens with.
-const ALGORITHMS: &[&str] = &["RS256"];
+use crate::config::AuthConfig;
+use crate::verifier::{KeyError, Verifier};
+use crate::{Error, InvalidToken, TokenVersion};
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,8 +183,7 @@ pub struct IdTokenValidator {
 
 #[derive(Debug)]
 struct Inner {
-    config: AuthConfig,
-    keys: Arc<KeyStore>,
+    verifier: Verifier,
     client_id: String,
 }
 
@@ -198,32 +191,26 @@ impl IdTokenValidator {
     /// Builds a validator with its own HTTP client (rustls, the platform's
     /// trusted roots, no redirects, the configured timeout).
     pub fn new(config: AuthConfig) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.fetch_timeout.min(Duration::from_secs(5)))
-            .timeout(config.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("entra-auth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Self::with_http_client(config, http)
+        Self::build(config, None)
     }
 
     /// Builds a validator that fetches metadata and keys with `http` (to trust
     /// the emulator's certificate authority, or to go through a proxy). Set a
     /// timeout on it: the validator relies on the client's.
     pub fn with_http_client(config: AuthConfig, http: reqwest::Client) -> Result<Self, Error> {
+        Self::build(config, Some(http))
+    }
+
+    fn build(config: AuthConfig, http: Option<reqwest::Client>) -> Result<Self, Error> {
         // The configuration's first audience is the client id itself.
         let client_id = config
             .audiences
             .first()
             .cloned()
             .ok_or_else(|| Error::Config("the client id is required".into()))?;
-        let keys = KeyStore::new(&config, http)?;
-        spawn_refresher(&keys);
         Ok(IdTokenValidator {
             inner: Arc::new(Inner {
-                config,
-                keys,
+                verifier: Verifier::new(config, http)?,
                 client_id,
             }),
         })
@@ -236,10 +223,7 @@ impl IdTokenValidator {
 
     /// Resolves once signing keys are loaded (immediately if they are).
     pub fn ready(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx: watch::Receiver<bool> = self.inner.keys.subscribe();
-        async move {
-            let _ = rx.wait_for(|ready| *ready).await;
-        }
+        self.inner.verifier.ready()
     }
 
     /// Validates an ID token; with `nonce`, also that it carries exactly
@@ -250,176 +234,34 @@ impl IdTokenValidator {
         token: &str,
         nonce: Option<&str>,
     ) -> Result<IdToken, IdTokenError> {
-        if token.len() > self.inner.config.max_token_size {
-            return Err(InvalidToken::Malformed.into());
+        let verifier = &self.inner.verifier;
+        let client_id = self.inner.client_id.as_str();
+        let parsed = verifier.parse(token)?;
+        let (key, snapshot) = verifier.key(&parsed).await.map_err(|e| match e {
+            KeyError::Invalid(reason) => IdTokenError::Invalid(reason),
+            KeyError::Unavailable { reason, .. } => IdTokenError::KeysUnavailable(reason),
+        })?;
+        let rules = verifier.rules(&snapshot, Audience::Exactly(client_id), Kind::Id);
+        let (claims, checked) = verifier.check(&parsed, &parsed.payload, &key, &rules)?;
+        // The authorized party, when named, is this client (OpenID Connect
+        // Core §3.1.3.7, 5).
+        match claims::string(&claims.azp)? {
+            Some(azp) if azp != client_id => return Err(IdTokenError::AuthorizedParty),
+            _ => {}
         }
-        let parsed = jose::parse(token, ALGORITHMS)?;
-        let lookup = self
-            .inner
-            .keys
-            .lookup(parsed.header.kid.as_deref(), parsed.header.x5t.as_deref())
-            .await;
-        let (key, snapshot) = match lookup {
-            Lookup::Found(key, snapshot) => (key, snapshot),
-            Lookup::Unknown => return Err(InvalidToken::UnknownKey.into()),
-            Lookup::Unavailable { reason, .. } => {
-                return Err(IdTokenError::KeysUnavailable(reason));
-            }
-        };
-        key.verifier
-            .verify_sig(parsed.signing_input.as_bytes(), &parsed.signature)
-            .map_err(|_| InvalidToken::BadSignature)?;
-        // The signature holds over `header.payload`: read the payload.
-        let claims = jose::strict_object(&parsed.payload)?;
-        let (version, expires_at, issued_at) = self.check_claims(&claims, &key, &snapshot)?;
         if let Some(expected) = nonce {
-            let found = match claims.get("nonce") {
-                Some(Value::String(found)) => found.as_bytes(),
+            match claims::string(&claims.nonce) {
+                Ok(Some(found)) if entra_core::secrets_equal(found, expected) => {}
                 _ => return Err(IdTokenError::Nonce),
-            };
-            if aws_lc_rs::constant_time::verify_slices_are_equal(found, expected.as_bytes())
-                .is_err()
-            {
-                return Err(IdTokenError::Nonce);
             }
         }
         Ok(IdToken {
             raw: token.to_owned(),
-            claims,
-            version,
-            expires_at,
-            issued_at,
+            claims: json::to_map(&parsed.payload)?,
+            version: checked.version,
+            expires_at: checked.exp,
+            issued_at: checked.iat.unwrap_or_default(),
         })
-    }
-
-    fn check_claims(
-        &self,
-        claims: &Map<String, Value>,
-        key: &SigningKey,
-        snapshot: &Snapshot,
-    ) -> Result<(Option<TokenVersion>, i64, i64), IdTokenError> {
-        let config = &self.inner.config;
-        let now = config.clock.now();
-        let skew = config.clock_skew;
-
-        let exp = numeric_date(claims.get("exp"))?.ok_or(InvalidToken::Claims)?;
-        if now > exp.saturating_add(skew) {
-            return Err(InvalidToken::Expired.into());
-        }
-        if let Some(nbf) = numeric_date(claims.get("nbf"))? {
-            if nbf > now.saturating_add(skew) {
-                return Err(InvalidToken::NotYetValid.into());
-            }
-        }
-        // OpenID Connect requires iat in every ID token.
-        let iat = numeric_date(claims.get("iat"))?.ok_or(InvalidToken::Claims)?;
-        if iat > now.saturating_add(skew) {
-            return Err(InvalidToken::IssuedInFuture.into());
-        }
-
-        let iss = str_claim(claims, "iss")?.ok_or(InvalidToken::Claims)?;
-        let version = if config.entra_claims {
-            let version = match str_claim(claims, "ver")?.ok_or(InvalidToken::Claims)? {
-                "2.0" if config.versions.v2() => TokenVersion::V2,
-                "1.0" if config.versions.v1() => TokenVersion::V1,
-                "1.0" | "2.0" => return Err(InvalidToken::Version.into()),
-                _ => return Err(InvalidToken::Claims.into()),
-            };
-            let tid = str_claim(claims, "tid")?.ok_or(InvalidToken::Claims)?;
-            if !is_guid(tid) {
-                return Err(InvalidToken::Claims.into());
-            }
-            let template = match version {
-                TokenVersion::V1 => snapshot.issuers.v1.as_deref(),
-                TokenVersion::V2 => snapshot.issuers.v2.as_deref(),
-            }
-            .ok_or(InvalidToken::Version)?;
-            if !issuer_matches(template, tid, iss) || !iss.contains(tid) {
-                return Err(InvalidToken::Issuer.into());
-            }
-            if let TenantPolicy::Allowed(allowed) = &config.tenants {
-                if !allowed.contains(tid) {
-                    return Err(InvalidToken::Tenant.into());
-                }
-            }
-            if let Some(key_issuer) = &key.issuer {
-                let v2_form = snapshot.issuers.v2.as_deref();
-                let ok = issuer_matches(key_issuer, tid, iss)
-                    || (version == TokenVersion::V1
-                        && v2_form.is_some_and(|v2| {
-                            issuer_matches(key_issuer, tid, &v2.replace("{tenantid}", tid))
-                        }));
-                if !ok {
-                    return Err(InvalidToken::Issuer.into());
-                }
-            }
-            Some(version)
-        } else {
-            if Some(iss) != snapshot.issuers.v2.as_deref() {
-                return Err(InvalidToken::Issuer.into());
-            }
-            None
-        };
-
-        // The client, and no one else.
-        let client_id = self.inner.client_id.as_str();
-        let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => aud == client_id,
-            Some(Value::Array(auds)) => {
-                !auds.is_empty() && auds.iter().all(|a| a.as_str() == Some(client_id))
-            }
-            _ => false,
-        };
-        if !audience_ok {
-            return Err(InvalidToken::Audience.into());
-        }
-        match str_claim(claims, "azp")? {
-            Some(azp) if azp != client_id => return Err(IdTokenError::AuthorizedParty),
-            _ => {}
-        }
-        match str_claim(claims, "sub")? {
-            Some(sub) if !sub.is_empty() => {}
-            _ => return Err(InvalidToken::Claims.into()),
-        }
-        Ok((version, exp, iat))
-    }
-}
-
-/// `exp` / `nbf` / `iat`: the same rule as an access token's
-/// ([`claims::numeric_date`]).
-fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
-    match value {
-        None => Ok(None),
-        Some(Value::Number(n)) => {
-            claims::seconds(n.as_i64().map(|i| i as f64).or_else(|| n.as_f64())).map(Some)
-        }
-        Some(_) => Err(InvalidToken::Claims),
-    }
-}
-
-fn str_claim<'a>(
-    claims: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, InvalidToken> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(InvalidToken::Claims),
-    }
-}
-
-#[cfg(test)]
-mod claim_types {
-    use super::*;
-
-    #[test]
-    fn numeric_dates_are_strict() {
-        assert_eq!(numeric_date(Some(&serde_json::json!(12))), Ok(Some(12)));
-        assert_eq!(numeric_date(Some(&serde_json::json!(12.7))), Ok(Some(12)));
-        assert!(numeric_date(Some(&serde_json::json!("12"))).is_err());
-        assert!(numeric_date(Some(&serde_json::json!(-1))).is_err());
-        assert!(numeric_date(Some(&serde_json::json!(1e20))).is_err());
-        assert!(numeric_date(Some(&serde_json::json!(true))).is_err());
     }
 }
 

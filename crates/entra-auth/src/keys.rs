@@ -26,7 +26,8 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::config::{AuthConfig, Source, TenantPolicy, check_scheme};
-use crate::jose::decode_segment;
+use entra_core::jws::decode_segment;
+pub(crate) use entra_core::rules::Issuers;
 
 /// Largest metadata or key-set document read (1 MiB).
 const MAX_DOCUMENT: usize = 1024 * 1024;
@@ -54,15 +55,6 @@ impl std::fmt::Debug for SigningKey {
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
-}
-
-/// The issuers tokens are checked against, as the metadata documents name them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Issuers {
-    /// v2.0 issuer (or the single issuer of a generic OIDC provider).
-    pub(crate) v2: Option<String>,
-    /// v1.0 issuer.
-    pub(crate) v1: Option<String>,
 }
 
 /// Everything the validator needs from the identity provider, at one instant.

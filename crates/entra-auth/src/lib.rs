@@ -23,7 +23,20 @@
 //! - [`RejectionBody`]: the response body types rejections are written in
 //!   (axum, `http_body_util::Full`, tonic with the `tonic` feature).
 //! - [`Error`]: every failure, each with its HTTP answer (401, 403, 400, 431, 503).
+//! - [`explain`]: [`Validator::explain`] runs each rule on its own and says
+//!   what it found (what `entra inspect` prints).
 //! - `testing` (feature): mint signed tokens in-process for your own tests.
+//!
+//! The rules themselves (JWS, JSON, claims, issuer, audience, lifetime,
+//! tenant, key issuer) live once, in `entra-core`; this crate adds the keys,
+//! the cache, the layer and the HTTP answers.
+//!
+//! # Features
+//!
+//! - `axum` (default): axum extractors for [`Principal`], `IntoResponse` for
+//!   [`Error`]. Without it the crate pulls no server framework.
+//! - `testing`: the `testing` module.
+//! - `tonic`: rejections in tonic's body type.
 //!
 //! # What is checked, in order
 //!
@@ -47,13 +60,12 @@
 
 mod body;
 mod cache;
-mod claims;
 pub mod config;
 mod error;
+pub mod explain;
+#[cfg(feature = "axum")]
 mod extract;
 pub mod id_token;
-mod jose;
-mod json;
 mod keys;
 mod layer;
 mod principal;
@@ -62,13 +74,16 @@ mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod validator;
+mod verifier;
 
 pub use body::RejectionBody;
 pub use cache::CacheStats;
-pub use config::{AuthConfig, AuthConfigBuilder, Clock, TokenVersions};
-pub use error::{Error, InvalidToken};
+pub use config::{AuthConfig, AuthConfigBuilder, TokenVersions};
+pub use entra_core::{Clock, InvalidToken, TokenVersion};
+pub use error::Error;
+pub use explain::Explanation;
 pub use layer::{AuthLayer, AuthService, ResponseFuture};
-pub use principal::{Principal, TokenVersion};
+pub use principal::Principal;
 pub use require::Require;
 pub use source::TokenSource;
 pub use validator::Validator;

@@ -6,19 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::claims::{self, AccessClaims};
-use crate::error::InvalidToken;
-use crate::jose;
-use crate::json::Json;
-
-/// The access token's format version (`ver`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenVersion {
-    /// `ver: "1.0"`, issued by `https://sts.windows.net/{tid}/`.
-    V1,
-    /// `ver: "2.0"`, issued by `https://login.microsoftonline.com/{tid}/v2.0`.
-    V2,
-}
+use entra_core::claims::{self, Claims};
+use entra_core::json::{self, Json};
+use entra_core::{InvalidToken, TokenVersion};
 
 /// The caller of a request, built from a validated access token.
 ///
@@ -68,7 +58,7 @@ impl Parts {
     /// audience were already checked. Type errors in the claims read here are
     /// `invalid_token`: a `scp` array or a `roles` string fails closed.
     pub(crate) fn from_claims(
-        claims: &AccessClaims<'_>,
+        claims: &Claims<'_>,
         version: Option<TokenVersion>,
         expires_at: i64,
     ) -> Result<Self, InvalidToken> {
@@ -266,7 +256,7 @@ impl Principal {
     /// this in a loop. A cached principal holds the payload, never the map.
     pub fn claims(&self) -> Map<String, Value> {
         // The payload passed the same strict reading during validation.
-        jose::strict_object(&self.inner.payload).unwrap_or_default()
+        json::to_map(&self.inner.payload).unwrap_or_default()
     }
 
     /// Deserializes the claims into your own type, for custom or optional claims.

@@ -29,6 +29,7 @@ pub struct Require {
 #[derive(Debug, Clone)]
 enum Rule {
     Authenticated,
+    Delegated,
     AllScopes(Box<[String]>),
     AnyScope(Box<[String]>),
     AllAppPermissions(Box<[String]>),
@@ -52,7 +53,11 @@ impl Require {
     fn new(rule: Rule) -> Self {
         let mut names: Vec<&str> = Vec::new();
         rule.names(&mut names);
-        let challenge = if names.is_empty() {
+        let challenge = if let Rule::Delegated = rule {
+            HeaderValue::from_static(
+                "Bearer error=\"insufficient_scope\", error_description=\"a signed-in user (a delegated token) is required\"",
+            )
+        } else if names.is_empty() {
             HeaderValue::from_static("Bearer error=\"insufficient_scope\"")
         } else {
             // Scope names are space-free tokens; anything unprintable is dropped
@@ -73,6 +78,12 @@ impl Require {
     /// Any valid token.
     pub fn authenticated() -> Self {
         Self::new(Rule::Authenticated)
+    }
+
+    /// A signed-in user: a delegated token, never an app-only one (whatever
+    /// its permissions).
+    pub fn delegated() -> Self {
+        Self::new(Rule::Delegated)
     }
 
     /// The delegated scope `scope` (exact, case-sensitive).
@@ -153,8 +164,53 @@ impl Require {
             Ok(())
         } else {
             Err(Error::InsufficientScope {
-                challenge: self.challenge.clone(),
+                required: self.clone(),
             })
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge a caller that misses this gets (RFC
+    /// 6750 §3: `error="insufficient_scope"`, with the `scope` names needed).
+    pub fn challenge(&self) -> &HeaderValue {
+        &self.challenge
+    }
+}
+
+/// What the requirement asks for, in words: `scope Heroes.Read or app
+/// permission Heroes.Read`.
+impl std::fmt::Display for Require {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |f: &mut std::fmt::Formatter<'_>, what: &str, joiner: &str, items: &[String]| {
+            let plural = if items.len() > 1 { "s" } else { "" };
+            write!(f, "{what}{plural} {}", items.join(joiner))
+        };
+        match &self.rule {
+            Rule::Authenticated => f.write_str("a valid token"),
+            Rule::Delegated => f.write_str("a signed-in user (a delegated token)"),
+            Rule::AllScopes(s) => list(f, "scope", " and ", s),
+            Rule::AnyScope(s) => list(f, "scope", " or ", s),
+            Rule::AllAppPermissions(s) => list(f, "app permission", " and ", s),
+            Rule::AnyAppPermission(s) => list(f, "app permission", " or ", s),
+            Rule::AllRoles(s) => list(f, "app role", " and ", s),
+            Rule::AnyRole(s) => list(f, "app role", " or ", s),
+            Rule::ClientApp(s) => list(f, "client app", " or ", s),
+            Rule::All(rs) | Rule::Any(rs) => {
+                let joiner = if matches!(self.rule, Rule::All(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                for (i, r) in rs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(joiner)?;
+                    }
+                    match r.rule {
+                        Rule::All(_) | Rule::Any(_) => write!(f, "({r})")?,
+                        _ => write!(f, "{r}")?,
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -163,6 +219,7 @@ impl Rule {
     fn is_met(&self, p: &Principal) -> bool {
         match self {
             Rule::Authenticated => true,
+            Rule::Delegated => !p.is_app_only(),
             Rule::AllScopes(s) => s.iter().all(|s| p.has_scope(s)),
             Rule::AnyScope(s) => s.iter().any(|s| p.has_scope(s)),
             Rule::AllAppPermissions(s) => s.iter().all(|s| p.has_app_permission(s)),
@@ -178,7 +235,7 @@ impl Rule {
     /// The scope, permission and role names to list in the challenge.
     fn names<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
-            Rule::Authenticated | Rule::ClientApp(_) => {}
+            Rule::Authenticated | Rule::Delegated | Rule::ClientApp(_) => {}
             Rule::AllScopes(s)
             | Rule::AnyScope(s)
             | Rule::AllAppPermissions(s)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{Extensions, HeaderMap, Uri, header};
 
 use crate::Error;
-use crate::error::InvalidToken;
+use crate::InvalidToken;
 
 type Custom = Arc<dyn Fn(&HeaderMap, &Extensions) -> Option<String> + Send + Sync>;
 
@@ -89,7 +89,9 @@ pub(crate) fn find<'a>(
             TokenSource::AuthorizationHeader => {
                 bearer(headers, max_token_size)?.map(Found::Borrowed)
             }
-            TokenSource::Cookie(name) => cookie(headers, name).map(|t| Found::Owned(t.to_owned())),
+            TokenSource::Cookie(name) => {
+                entra_core::cookie(headers, name).map(|t| Found::Owned(t.to_owned()))
+            }
             TokenSource::Custom(f) => f(headers, extensions).map(Found::Owned),
         };
         if let Some(token) = found {
@@ -137,18 +139,6 @@ fn bearer(headers: &HeaderMap, max_token_size: usize) -> Result<Option<&str>, Er
         Ok(token) if !token.is_empty() => Ok(Some(token)),
         _ => Err(InvalidToken::Malformed.into()),
     }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name && !v.is_empty()).then_some(v)
-        })
 }
 
 #[cfg(test)]
@@ -249,7 +239,7 @@ mod tests {
             let found = find_in(&headers(&[&format!("Bearer {odd}")]), "/");
             match found {
                 Ok(token) => assert_eq!(
-                    crate::jose::parse(&token, &["RS256"]).err(),
+                    entra_core::jws::parse(&token, &entra_core::jws::Profile::ACCESS_TOKEN).err(),
                     Some(InvalidToken::Malformed),
                     "{odd}"
                 ),
@@ -266,7 +256,7 @@ mod tests {
             "a.b.c==",
         ] {
             assert_eq!(
-                crate::jose::parse(odd, &["RS256"]).err(),
+                entra_core::jws::parse(odd, &entra_core::jws::Profile::ACCESS_TOKEN).err(),
                 Some(InvalidToken::Malformed),
                 "{odd}"
             );

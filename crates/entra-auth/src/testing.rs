@@ -144,19 +144,7 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// A random GUID (version 4).
 pub fn random_guid() -> String {
-    let mut b = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    entra_core::random_guid().unwrap_or_else(|_| entra_core::guid_from_bytes([0x5a; 16]))
 }
 
 /// A stand-in for one Entra tenant and one protected API: a signing key, a

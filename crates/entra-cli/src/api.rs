@@ -13,7 +13,8 @@ use demo_api::config::{demo, redact_password};
 use demo_api::{ApiConfig, DemoApi, Error};
 
 use crate::Failure;
-use crate::authority::{check_authority, is_guid};
+use crate::authority::check_authority;
+use entra_core::is_guid;
 
 /// Options of `entra api`.
 #[derive(Debug, clap::Args)]
@@ -107,7 +108,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 /// The API's configuration from the command line, checked.
 fn config(args: &Args) -> Result<ApiConfig, Failure> {
     let guid = |flag: &str, value: &str| {
-        if is_guid(value) {
+        if is_guid(value.trim()) {
             Ok(value.trim().to_owned())
         } else {
             Err(Failure::Misconfigured(format!(

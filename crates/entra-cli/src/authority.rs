@@ -30,16 +30,6 @@ pub(crate) fn check_authority(host: &str) -> Result<bool, Failure> {
     }
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hex digits), surrounding spaces allowed.
-pub(crate) fn is_guid(s: &str) -> bool {
-    let b = s.trim().as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,14 +51,5 @@ mod tests {
         assert!(check_authority("ftp://localhost").is_err());
         assert!(check_authority("localhost:9000").is_err());
         assert!(check_authority("nope").is_err());
-    }
-
-    #[test]
-    fn guids_are_checked_by_shape() {
-        assert!(is_guid("8eaef023-2b34-4da1-9baa-8bc8c9d6a490"));
-        assert!(is_guid(" 8EAEF023-2B34-4DA1-9BAA-8BC8C9D6A490 "));
-        assert!(!is_guid("8eaef023-2b34-4da1-9baa-8bc8c9d6a49"));
-        assert!(!is_guid("8eaef023x2b34-4da1-9baa-8bc8c9d6a490"));
-        assert!(!is_guid("contoso.onmicrosoft.com"));
     }
 }

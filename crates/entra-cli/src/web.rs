@@ -15,7 +15,8 @@ use demo_web::config::demo;
 use demo_web::{DemoWeb, SessionBackend, WebConfig};
 
 use crate::Failure;
-use crate::authority::{check_authority, is_guid};
+use crate::authority::check_authority;
+use entra_core::is_guid;
 
 /// Options of `entra web`.
 #[derive(Debug, clap::Args)]
@@ -114,7 +115,7 @@ fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
             )));
         }
     };
-    if !is_guid(&args.client_id) {
+    if !is_guid(args.client_id.trim()) {
         return Err(Failure::Misconfigured(format!(
             "--client-id {:?} is not an application (client) id: expected a GUID (AZURE_CLIENT_ID)",
             args.client_id

@@ -44,8 +44,9 @@ use crate::config::check_redirect_uri;
 use crate::error::ServerError;
 use crate::protocol::{self, Answer};
 use crate::token::SignIn;
-use crate::util::{constant_time_eq, random_b64, sha256_b64};
+use crate::util::{random_b64, sha256_b64};
 use crate::{Account, Client, Error};
+use entra_core::secrets_equal as constant_time_eq;
 
 /// What to ask for at the authorization endpoint.
 #[derive(Debug, Clone)]

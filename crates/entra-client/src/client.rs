@@ -76,7 +76,7 @@ impl Client {
             .versions(TokenVersions::V2)
             .allow_insecure_http(settings.allow_insecure_http)
             .token_cache(false)
-            .clock(entra_auth::Clock::from_fn(move || clock.now()));
+            .clock(clock);
         if matches!(settings.tenant.as_str(), "common" | "organizations") {
             // Users of any work or school tenant may sign in.
             config = config.any_tenant();

@@ -6,10 +6,9 @@
 //! `AZURE_AUTHORITY_HOST` by the Azure SDK's names) and hands them to
 //! [`Client::builder`](crate::Client::builder).
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use url::Url;
 
@@ -18,56 +17,14 @@ use crate::cache::TokenCache;
 use crate::client::{Client, ConfidentialClient};
 use crate::credential::ClientCredential;
 use crate::store::TokenStore;
-use crate::util::is_guid;
+use entra_core::is_guid;
 
 /// Microsoft Entra ID's global authority host.
 pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
-/// A clock: seconds since the Unix epoch. Tests shift it to make cached
-/// tokens look older.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Clock(Arc::new(system_now))
-    }
-
-    /// The system clock moved by `offset` seconds.
-    pub fn offset(offset: i64) -> Self {
-        Clock(Arc::new(move || system_now().saturating_add(offset)))
-    }
-
-    /// A clock that reads `f`.
-    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
-        Clock(Arc::new(f))
-    }
-
-    /// Now, in seconds since the Unix epoch.
-    pub fn now(&self) -> i64 {
-        (self.0)()
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::system()
-    }
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clock")
-    }
-}
-
-fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// The clock cached tokens are judged by (shared with `entra-auth`'s
+/// validators, so both read one time).
+pub use entra_core::Clock;
 
 /// The validated settings a client runs with.
 #[derive(Debug, Clone)]

@@ -13,7 +13,8 @@ use crate::cache::OIDC_SCOPES;
 use crate::config::Settings;
 use crate::credential::{ASSERTION_TYPE, ClientCredential};
 use crate::error::ServerError;
-use crate::util::{is_guid, random_guid, read_body, transport_error};
+use crate::util::{random_guid, read_body, transport_error};
+use entra_core::is_guid;
 
 /// The endpoints of the authority, from its metadata document.
 #[derive(Debug, Clone)]

@@ -1,5 +1,4 @@
-//! Small helpers: randomness, digests, constant-time comparison, bounded
-//! response bodies.
+//! Small helpers: randomness, digests, bounded response bodies.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,40 +18,13 @@ pub(crate) fn random_b64(n: usize) -> Result<String, Error> {
 
 /// A random (version 4) GUID, as Entra's correlation ids and `jti`s look.
 pub(crate) fn random_guid() -> Result<String, Error> {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b)
-        .map_err(|_| Error::Credential("the system random generator failed".into()))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+    entra_core::random_guid()
+        .map_err(|_| Error::Credential("the system random generator failed".into()))
 }
 
 /// SHA-256, base64url without padding.
 pub(crate) fn sha256_b64(input: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input))
-}
-
-/// Equality in time independent of where the values differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
-/// Whether `s` looks like `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hexadecimal).
-pub(crate) fn is_guid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// Reads a response body up to [`MAX_BODY`] bytes.
@@ -103,6 +75,7 @@ pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use entra_core::is_guid;
 
     #[test]
     fn guids_are_version_4() {
@@ -110,12 +83,5 @@ mod tests {
         assert!(is_guid(&g), "{g}");
         assert_eq!(&g[14..15], "4");
         assert_ne!(random_guid().unwrap_or_default(), g);
-    }
-
-    #[test]
-    fn constant_time_equality() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "ab"));
     }
 }

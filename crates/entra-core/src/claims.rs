@@ -1,44 +1,45 @@
-//! The claims of an access token that validation and [`Principal`] read,
-//! taken from the payload in one borrowed pass ([`json::read_object`]).
-//!
-//! [`Principal`]: crate::Principal
+//! The claims of a token that the rules and the callers act on, taken from
+//! the payload in one borrowed pass ([`json::read_object`]), and the readers
+//! that give each claim its one type: a string, a list of strings, a
+//! NumericDate. A claim of another type fails closed.
 
-use crate::error::InvalidToken;
 use crate::json::{self, Json, Members};
+use crate::reason::InvalidToken;
 
-/// The members the validator and the principal act on; every other claim is
-/// validated as JSON and left in the payload (see `Principal::claims`).
+/// The members the rules and the callers act on; every other claim is
+/// validated as JSON and left in the payload.
 #[derive(Debug, Default)]
-pub(crate) struct AccessClaims<'a> {
-    pub(crate) exp: Option<Json<'a>>,
-    pub(crate) nbf: Option<Json<'a>>,
-    pub(crate) iat: Option<Json<'a>>,
-    pub(crate) iss: Option<Json<'a>>,
-    pub(crate) ver: Option<Json<'a>>,
-    pub(crate) tid: Option<Json<'a>>,
-    pub(crate) oid: Option<Json<'a>>,
-    pub(crate) sub: Option<Json<'a>>,
-    pub(crate) azp: Option<Json<'a>>,
-    pub(crate) appid: Option<Json<'a>>,
-    pub(crate) aud: Option<Json<'a>>,
-    pub(crate) nonce: Option<Json<'a>>,
-    pub(crate) at_hash: Option<Json<'a>>,
-    pub(crate) c_hash: Option<Json<'a>>,
-    pub(crate) scp: Option<Json<'a>>,
-    pub(crate) roles: Option<Json<'a>>,
-    pub(crate) groups: Option<Json<'a>>,
-    pub(crate) wids: Option<Json<'a>>,
-    pub(crate) name: Option<Json<'a>>,
-    pub(crate) preferred_username: Option<Json<'a>>,
-    pub(crate) upn: Option<Json<'a>>,
-    pub(crate) claim_names: Option<Json<'a>>,
-    pub(crate) hasgroups: Option<Json<'a>>,
-    pub(crate) idtyp: Option<Json<'a>>,
-    pub(crate) acct: Option<Json<'a>>,
-    pub(crate) idp: Option<Json<'a>>,
+#[allow(missing_docs)] // each field is the claim of its name
+pub struct Claims<'a> {
+    pub exp: Option<Json<'a>>,
+    pub nbf: Option<Json<'a>>,
+    pub iat: Option<Json<'a>>,
+    pub iss: Option<Json<'a>>,
+    pub ver: Option<Json<'a>>,
+    pub tid: Option<Json<'a>>,
+    pub oid: Option<Json<'a>>,
+    pub sub: Option<Json<'a>>,
+    pub azp: Option<Json<'a>>,
+    pub appid: Option<Json<'a>>,
+    pub aud: Option<Json<'a>>,
+    pub nonce: Option<Json<'a>>,
+    pub at_hash: Option<Json<'a>>,
+    pub c_hash: Option<Json<'a>>,
+    pub scp: Option<Json<'a>>,
+    pub roles: Option<Json<'a>>,
+    pub groups: Option<Json<'a>>,
+    pub wids: Option<Json<'a>>,
+    pub name: Option<Json<'a>>,
+    pub preferred_username: Option<Json<'a>>,
+    pub upn: Option<Json<'a>>,
+    pub claim_names: Option<Json<'a>>,
+    pub hasgroups: Option<Json<'a>>,
+    pub idtyp: Option<Json<'a>>,
+    pub acct: Option<Json<'a>>,
+    pub idp: Option<Json<'a>>,
 }
 
-impl<'a> Members<'a> for AccessClaims<'a> {
+impl<'a> Members<'a> for Claims<'a> {
     fn slot(&mut self, name: &str) -> Option<&mut Option<Json<'a>>> {
         Some(match name {
             "exp" => &mut self.exp,
@@ -72,15 +73,15 @@ impl<'a> Members<'a> for AccessClaims<'a> {
     }
 }
 
-impl<'a> AccessClaims<'a> {
+impl<'a> Claims<'a> {
     /// Reads the payload of a token whose signature holds.
-    pub(crate) fn read(payload: &'a [u8]) -> Result<Self, InvalidToken> {
+    pub fn read(payload: &'a [u8]) -> Result<Self, InvalidToken> {
         json::read_object(payload)
     }
 }
 
 /// A string claim: absent is `None`; any other type fails closed.
-pub(crate) fn string<'j>(claim: &'j Option<Json<'_>>) -> Result<Option<&'j str>, InvalidToken> {
+pub fn string<'j>(claim: &'j Option<Json<'_>>) -> Result<Option<&'j str>, InvalidToken> {
     match claim {
         None => Ok(None),
         Some(Json::Str(s)) => Ok(Some(s)),
@@ -90,7 +91,7 @@ pub(crate) fn string<'j>(claim: &'j Option<Json<'_>>) -> Result<Option<&'j str>,
 
 /// A list of strings (`roles`, `groups`, `wids`): absent is empty; any other
 /// type, or a non-string item, fails closed.
-pub(crate) fn strings(claim: &Option<Json<'_>>) -> Result<Vec<String>, InvalidToken> {
+pub fn strings(claim: &Option<Json<'_>>) -> Result<Vec<String>, InvalidToken> {
     match claim {
         None => Ok(Vec::new()),
         Some(Json::Array(items)) => items
@@ -103,15 +104,15 @@ pub(crate) fn strings(claim: &Option<Json<'_>>) -> Result<Vec<String>, InvalidTo
 
 /// `exp` / `nbf` / `iat`: a JSON number of seconds (fractions allowed, as
 /// MSAL sends them); strings, booleans, negatives and absurd values fail closed.
-pub(crate) fn numeric_date(claim: &Option<Json<'_>>) -> Result<Option<i64>, InvalidToken> {
+pub fn numeric_date(claim: &Option<Json<'_>>) -> Result<Option<i64>, InvalidToken> {
     match claim {
         None => Ok(None),
         Some(value) => seconds(value.as_f64()).map(Some),
     }
 }
 
-/// The one rule for a NumericDate's value, shared with the ID-token reader.
-pub(crate) fn seconds(number: Option<f64>) -> Result<i64, InvalidToken> {
+/// The one rule for a NumericDate's value: seconds from 0 to the end of year 9999.
+pub fn seconds(number: Option<f64>) -> Result<i64, InvalidToken> {
     let secs = number.ok_or(InvalidToken::Claims)?;
     if !(0.0..=253_402_300_799.0).contains(&secs) {
         return Err(InvalidToken::Claims);
@@ -124,8 +125,8 @@ pub(crate) fn seconds(number: Option<f64>) -> Result<i64, InvalidToken> {
 mod tests {
     use super::*;
 
-    fn claims(json: &str) -> AccessClaims<'_> {
-        AccessClaims::read(json.as_bytes()).unwrap()
+    fn claims(json: &str) -> Claims<'_> {
+        Claims::read(json.as_bytes()).unwrap()
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //! The hot path reads a token's header and claims with this instead of
 //! building a `serde_json::Map`: the members it acts on are kept as borrowed
 //! [`Json`] values, every other member is validated and skipped, and no
-//! string is copied unless it contains an escape. The rules are those of
-//! [`strict_object`](crate::jose::strict_object): one object, UTF-8, no
-//! trailing bytes, and no member name twice in any object at any depth
-//! (RFC 7515 §4, RFC 7519 §4), so the validator and the authorizer can never
-//! read two different values. `serde_json`'s recursion limit bounds nesting.
+//! string is copied unless it contains an escape. The rules: one object,
+//! UTF-8, no trailing bytes, and no member name twice in any object at any
+//! depth (RFC 7515 §4, RFC 7519 §4), so the validator and the authorizer can
+//! never read two different values. `serde_json`'s recursion limit bounds
+//! nesting.
+//!
+//! This is the only JSON reader that judges a token. [`to_map`] gives the
+//! whole object as a `serde_json` map for display and for
+//! `Principal::claims`, after this reader has accepted the bytes.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,14 +19,16 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::error::InvalidToken;
+use serde_json::{Map, Value};
+
+use crate::reason::InvalidToken;
 
 /// A JSON value read from a token, borrowing its strings where it can.
 ///
 /// Objects keep only their member names: no member the validator reads is
 /// an object whose values matter (`_claim_names` is read for its names).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json<'a> {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     /// An integer that fits `i64`.
@@ -36,7 +42,7 @@ pub(crate) enum Json<'a> {
 }
 
 impl<'a> Json<'a> {
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
             _ => None,
@@ -44,7 +50,7 @@ impl<'a> Json<'a> {
     }
 
     /// The number as `serde_json`'s `as_i64` reads it: integers only.
-    pub(crate) fn as_i64(&self) -> Option<i64> {
+    pub fn as_i64(&self) -> Option<i64> {
         match self {
             Json::Int(i) => Some(*i),
             _ => None,
@@ -52,7 +58,7 @@ impl<'a> Json<'a> {
     }
 
     /// Any number, as `f64`.
-    pub(crate) fn as_f64(&self) -> Option<f64> {
+    pub fn as_f64(&self) -> Option<f64> {
         match self {
             Json::Int(i) => Some(*i as f64),
             Json::Float(f) => Some(*f),
@@ -62,19 +68,53 @@ impl<'a> Json<'a> {
 }
 
 /// The members a reader acts on: a slot per member name it knows.
-pub(crate) trait Members<'a>: Default {
+pub trait Members<'a>: Default {
     /// The slot for `name`, or `None` for a member that is only validated.
     fn slot(&mut self, name: &str) -> Option<&mut Option<Json<'a>>>;
 }
 
 /// Reads one JSON object into `M`, strictly (see the module documentation).
-pub(crate) fn read_object<'a, M: Members<'a>>(bytes: &'a [u8]) -> Result<M, InvalidToken> {
+///
+/// ```
+/// use entra_core::json::{self, Json, Members};
+///
+/// #[derive(Default)]
+/// struct Iss<'a> { iss: Option<Json<'a>> }
+///
+/// impl<'a> Members<'a> for Iss<'a> {
+///     fn slot(&mut self, name: &str) -> Option<&mut Option<Json<'a>>> {
+///         (name == "iss").then_some(&mut self.iss)
+///     }
+/// }
+///
+/// let read: Iss<'_> = json::read_object(br#"{"iss":"https://issuer","n":[1,{"a":2}]}"#).unwrap();
+/// assert_eq!(read.iss.as_ref().and_then(Json::as_str), Some("https://issuer"));
+/// // A member name twice, at any depth, refuses the whole object.
+/// assert!(json::read_object::<Iss<'_>>(br#"{"n":{"a":1,"a":2}}"#).is_err());
+/// ```
+pub fn read_object<'a, M: Members<'a>>(bytes: &'a [u8]) -> Result<M, InvalidToken> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let members = de
         .deserialize_map(ObjectVisitor(PhantomData))
         .map_err(|_| InvalidToken::Malformed)?;
     de.end().map_err(|_| InvalidToken::Malformed)?;
     Ok(members)
+}
+
+/// The whole object as a `serde_json` map, once the strict reader has
+/// accepted it: duplicates, trailing bytes and non-UTF-8 are refused exactly
+/// as [`read_object`] refuses them (`serde_json` alone would keep the last of
+/// two members with one name).
+pub fn to_map(bytes: &[u8]) -> Result<Map<String, Value>, InvalidToken> {
+    #[derive(Default)]
+    struct Nothing;
+    impl<'a> Members<'a> for Nothing {
+        fn slot(&mut self, _: &str) -> Option<&mut Option<Json<'a>>> {
+            None
+        }
+    }
+    read_object::<Nothing>(bytes)?;
+    serde_json::from_slice(bytes).map_err(|_| InvalidToken::Malformed)
 }
 
 struct ObjectVisitor<M>(PhantomData<M>);
