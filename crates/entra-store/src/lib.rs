@@ -22,7 +22,8 @@
 //!   `KEYS`.
 //!
 //! An entry belongs to at most one group: writing it again with another
-//! group (or none) moves it.
+//! group (or none) moves it. A group is meant to be small (one user's
+//! tokens): on Redis, each write or removal in a group reads its index.
 //!
 //! # Keys, values and expiry
 //!
