@@ -5,6 +5,8 @@
 //! a missing anti-forgery token, `502` when the API or the identity provider
 //! cannot be reached...), built where it happens.
 
+pub use entra_store::StoreError;
+
 /// Why [`DemoWeb::start`](crate::DemoWeb::start) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -21,46 +23,12 @@ pub enum Error {
     Client(#[from] entra_client::Error),
 
     /// The session store could not be opened: the SQLite file cannot be
-    /// created or migrated, or Redis does not answer.
+    /// created or opened, its tables have another layout, or Redis does not
+    /// answer. The [`StoreError`] keeps the backend's error as its source.
     #[error("{0}")]
     Store(#[from] StoreError),
 
     /// The listener failed (its address could not be read).
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// A session store failed: the database or Redis is unreachable, or a query
-/// failed. Never holds a session id.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("session store: {message}")]
-pub struct StoreError {
-    message: String,
-}
-
-impl StoreError {
-    /// An error saying `message`.
-    pub fn new(message: impl Into<String>) -> Self {
-        StoreError {
-            message: message.into(),
-        }
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::new(format!("SQLite: {e}"))
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::new(format!("SQLite migration: {e}"))
-    }
-}
-
-impl From<redis::RedisError> for StoreError {
-    fn from(e: redis::RedisError) -> Self {
-        StoreError::new(format!("Redis: {e}"))
-    }
 }

@@ -64,10 +64,9 @@
 //!   the state handlers share, the protective headers and the access log.
 //! - `sign_in`: `/auth/login`, `/auth/callback`, `/auth/logout`.
 //! - [`return_to`]: the post-sign-in path, local only (C17).
-//! - [`session`]: server-side sessions, their cookie, and the
-//!   [`SessionStore`](session::SessionStore)s (memory, SQLite, Redis).
-//! - `token_store`: entra-client's token cache in the store matching the
-//!   session backend.
+//! - [`session`]: server-side sessions and their cookie.
+//! - `stores`: the entra-store stores of the sessions and of entra-client's
+//!   token cache, side by side in memory, SQLite or Redis.
 //! - `home`: `GET /`; `heroes`: the forms that change something;
 //!   `tokens`: `GET /me/tokens`; `claims`: decoding a JWT for display.
 //! - `api`: the heroes API client and what its refusals mean.
@@ -92,7 +91,7 @@ pub mod return_to;
 mod server;
 pub mod session;
 mod sign_in;
-mod token_store;
+mod stores;
 mod tokens;
 
 pub use config::{SessionBackend, WebConfig};

@@ -11,7 +11,6 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use entra_client::store::{MemoryStore, TokenStore};
 use entra_client::{AccessToken, Client, ClientCredential, ConfidentialClient, TokenCache};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
@@ -19,13 +18,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api::Api;
-use crate::config::{SessionBackend, WebConfig};
-use crate::error::{Error, StoreError};
+use crate::config::WebConfig;
+use crate::error::Error;
 use crate::html::{self, error_page, escape};
-use crate::session::{
-    Loaded, MemorySessions, RedisSessions, Session, SessionStore, Sessions, SignedInUser,
-    SqliteSessions,
-};
+use crate::session::{Loaded, Session, SessionError, Sessions, SignedInUser};
 use crate::{heroes, home, sign_in, tokens};
 
 /// How long [`DemoWeb::shutdown`] waits for requests in flight.
@@ -141,7 +137,7 @@ pub(crate) fn see_other(location: &str) -> Response {
 }
 
 /// The page for a session store that failed.
-pub(crate) fn store_failure(e: &StoreError) -> Response {
+pub(crate) fn store_failure(e: &SessionError) -> Response {
     tracing::error!(error = %e, "the session store failed");
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -169,7 +165,7 @@ struct Built {
 /// What must be closed at shutdown.
 #[derive(Debug, Default)]
 struct Closers {
-    sqlite: Option<Arc<SqliteSessions>>,
+    sqlite: Option<sqlx::SqlitePool>,
 }
 
 async fn build(config: WebConfig) -> Result<Built, Error> {
@@ -180,27 +176,10 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
     let api = Api::new(config.api_base()?, config.api_timeout)
         .map_err(|e| Error::Config(format!("cannot build the API client: {e}")))?;
 
-    let mut closers = Closers::default();
-    let (sessions, tokens): (Arc<dyn SessionStore>, Arc<dyn TokenStore>) =
-        match &config.session_backend {
-            SessionBackend::Memory => (
-                Arc::new(MemorySessions::new()),
-                Arc::new(MemoryStore::new()),
-            ),
-            SessionBackend::Sqlite(path) => {
-                let sessions = Arc::new(SqliteSessions::open(path).await?);
-                closers.sqlite = Some(sessions.clone());
-                let tokens = crate::token_store::sqlite(sessions.pool()).await?;
-                (sessions, tokens)
-            }
-            SessionBackend::Redis(url) => {
-                let sessions = RedisSessions::connect(url)
-                    .await?
-                    .with_prefix(format!("{}session:", config.redis_key_prefix));
-                let tokens = crate::token_store::redis(&sessions, &config.redis_key_prefix);
-                (Arc::new(sessions), tokens)
-            }
-        };
+    let stores = crate::stores::open(&config.session_backend, &config.redis_key_prefix).await?;
+    let closers = Closers {
+        sqlite: stores.sqlite,
+    };
 
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     let mut builder = Client::builder(&config.tenant, &config.client_id)
@@ -209,7 +188,7 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
         .allow_insecure_http(config.allow_insecure_http)
         .authorization_lifetime(config.sign_in_timeout)
         .clock(config.clock.clone())
-        .token_cache(TokenCache::new(tokens));
+        .token_cache(TokenCache::new(stores.tokens));
     if let Some(http) = &config.authority_http_client {
         builder = builder.http_client(http.clone());
     }
@@ -224,7 +203,7 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
     let app = App(Arc::new(Inner {
         client,
         sessions: Sessions::new(
-            sessions,
+            stores.sessions,
             config.clock.clone(),
             secs(config.session_idle_timeout),
             secs(config.session_lifetime),

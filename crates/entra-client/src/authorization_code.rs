@@ -46,7 +46,7 @@ use crate::protocol::{self, Answer};
 use crate::token::SignIn;
 use crate::util::{random_b64, sha256_b64};
 use crate::{Account, Client, Error};
-use entra_core::secrets_equal as constant_time_eq;
+use entra_core::secrets_equal;
 
 /// What to ask for at the authorization endpoint.
 #[derive(Debug, Clone)]
@@ -358,11 +358,11 @@ impl Client {
         callback: &Callback,
     ) -> Result<SignIn, Error> {
         let settings = &self.core.settings;
-        if !constant_time_eq(&pending.client_id, &settings.client_id) {
+        if !secrets_equal(&pending.client_id, &settings.client_id) {
             return Err(Error::StateMismatch);
         }
         let state = callback.state.as_deref().ok_or(Error::StateMismatch)?;
-        if !constant_time_eq(state, &pending.state) {
+        if !secrets_equal(state, &pending.state) {
             return Err(Error::StateMismatch);
         }
         let now = settings.clock.now();

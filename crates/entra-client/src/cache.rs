@@ -1,5 +1,5 @@
 //! The token cache: access tokens and refresh tokens, kept in a
-//! [`TokenStore`], plus the machinery that makes concurrent requests for one
+//! [`Store`], plus the machinery that makes concurrent requests for one
 //! token cause one network call.
 //!
 //! # Keys
@@ -18,6 +18,14 @@
 //! duplicates and without the OpenID Connect scopes (`openid`, `profile`,
 //! `offline_access`), joined by spaces. Entra scopes are case-insensitive.
 //!
+//! # Groups
+//!
+//! A user's access and refresh tokens are written in one store group,
+//! `{client id}|{tenant}|{oid}.{tid}|` (the start of their keys), so that
+//! local sign-out ([`Client::remove_account`](crate::Client::remove_account))
+//! removes them all with one [`Store::remove_group`]. App-only and
+//! on-behalf-of tokens are in no group.
+//!
 //! # One network call per token
 //!
 //! Callers asking for the same key at the same time share one request and
@@ -33,7 +41,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::store::{MemoryStore, TokenStore};
+use crate::store::{MemoryStore, Store};
 use crate::token::AccessToken;
 use crate::{Account, Error};
 
@@ -55,7 +63,7 @@ pub struct TokenCache {
 type Flight = Arc<OnceCell<Result<AccessToken, Error>>>;
 
 struct Inner {
-    store: Arc<dyn TokenStore>,
+    store: Arc<dyn Store>,
     flights: Mutex<HashMap<String, Flight>>,
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
@@ -104,7 +112,7 @@ pub(crate) struct CachedRefreshToken {
 
 impl TokenCache {
     /// A cache keeping its entries in `store`.
-    pub fn new(store: Arc<dyn TokenStore>) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         TokenCache {
             inner: Arc::new(Inner {
                 store,
@@ -115,7 +123,7 @@ impl TokenCache {
     }
 
     /// The store the entries live in.
-    pub fn store(&self) -> &Arc<dyn TokenStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
 
@@ -141,7 +149,8 @@ impl TokenCache {
         )
     }
 
-    /// `{client}|{tenant}|{owner}|`: every key of one owner starts with it.
+    /// `{client}|{tenant}|{owner}|`: every key of one owner starts with it,
+    /// and it names the group of a user's tokens.
     pub(crate) fn owner_prefix(client: &str, tenant: &str, owner: &Owner<'_>) -> String {
         let owner = match owner {
             Owner::User(account) => account.home_account_id().to_ascii_lowercase(),
@@ -166,10 +175,17 @@ impl TokenCache {
         }
     }
 
-    pub(crate) async fn put_access(&self, key: &str, entry: &CachedAccessToken) {
+    /// Stores an access token, in `group` (a user's: see
+    /// [`owner_prefix`](Self::owner_prefix)).
+    pub(crate) async fn put_access(
+        &self,
+        key: &str,
+        group: Option<&str>,
+        entry: &CachedAccessToken,
+    ) {
         let expires =
             UNIX_EPOCH + Duration::from_secs(u64::try_from(entry.expires_on).unwrap_or(0));
-        self.put(key, entry, Some(expires)).await;
+        self.put(key, group, entry, Some(expires)).await;
     }
 
     pub(crate) async fn get_refresh(&self, key: &str) -> Result<Option<CachedRefreshToken>, Error> {
@@ -185,22 +201,30 @@ impl TokenCache {
         }
     }
 
-    pub(crate) async fn put_refresh(&self, key: &str, entry: &CachedRefreshToken) {
-        self.put(key, entry, Some(SystemTime::now() + REFRESH_TOKEN_TTL))
-            .await;
+    /// Stores a refresh token, in the user's `group`.
+    pub(crate) async fn put_refresh(&self, key: &str, group: &str, entry: &CachedRefreshToken) {
+        let expires = SystemTime::now() + REFRESH_TOKEN_TTL;
+        self.put(key, Some(group), entry, Some(expires)).await;
     }
 
     pub(crate) async fn remove(&self, key: &str) -> Result<(), Error> {
         Ok(self.inner.store.remove(key).await?)
     }
 
-    pub(crate) async fn remove_prefix(&self, prefix: &str) -> Result<u64, Error> {
-        Ok(self.inner.store.remove_prefix(prefix).await?)
+    /// Removes every entry of `group` (a user's tokens).
+    pub(crate) async fn remove_group(&self, group: &str) -> Result<(), Error> {
+        Ok(self.inner.store.remove_group(group).await?)
     }
 
     /// Stores an entry. A failure is logged, not returned: the tokens were
     /// obtained and are handed to the caller either way.
-    async fn put<T: Serialize>(&self, key: &str, entry: &T, expires: Option<SystemTime>) {
+    async fn put<T: Serialize>(
+        &self,
+        key: &str,
+        group: Option<&str>,
+        entry: &T,
+        expires: Option<SystemTime>,
+    ) {
         let bytes = match serde_json::to_vec(entry) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -208,7 +232,7 @@ impl TokenCache {
                 return;
             }
         };
-        if let Err(e) = self.inner.store.put(key, &bytes, expires).await {
+        if let Err(e) = self.inner.store.put(key, group, &bytes, expires).await {
             tracing::warn!(error = %e, "cannot store a token in the cache; the next request will ask the identity provider again");
         }
     }

@@ -277,13 +277,19 @@ impl Client {
             account: Some(account.clone()),
             from_cache: false,
         };
-        self.core.cache.put_access(&key, &cached(&token)).await;
+        let group =
+            TokenCache::owner_prefix(&settings.client_id, &settings.tenant, &Owner::User(account));
+        self.core
+            .cache
+            .put_access(&key, Some(&group), &cached(&token))
+            .await;
         if let Some(refresh_token) = &response.refresh_token {
             let rt_key = TokenCache::refresh_key(&settings.client_id, &settings.tenant, account);
             self.core
                 .cache
                 .put_refresh(
                     &rt_key,
+                    &group,
                     &CachedRefreshToken {
                         secret: refresh_token.clone(),
                         account: account.clone(),
@@ -299,9 +305,9 @@ impl Client {
     /// identity provider's session.
     pub async fn remove_account(&self, account: &Account) -> Result<(), Error> {
         let settings = &self.core.settings;
-        let prefix =
+        let group =
             TokenCache::owner_prefix(&settings.client_id, &settings.tenant, &Owner::User(account));
-        self.core.cache.remove_prefix(&prefix).await?;
+        self.core.cache.remove_group(&group).await?;
         Ok(())
     }
 
@@ -587,7 +593,7 @@ impl ConfidentialClient {
             account: None,
             from_cache: false,
         };
-        self.core.cache.put_access(key, &cached(&token)).await;
+        self.core.cache.put_access(key, None, &cached(&token)).await;
         Ok(token)
     }
 }

@@ -16,7 +16,7 @@ use crate::Error;
 use crate::cache::TokenCache;
 use crate::client::{Client, ConfidentialClient};
 use crate::credential::ClientCredential;
-use crate::store::TokenStore;
+use crate::store::Store;
 use entra_core::is_guid;
 
 /// Microsoft Entra ID's global authority host.
@@ -146,7 +146,7 @@ impl ClientBuilder {
     }
 
     /// Where tokens are kept (default: in memory, for this process only).
-    pub fn token_store(mut self, store: impl TokenStore + 'static) -> Self {
+    pub fn token_store(mut self, store: impl Store + 'static) -> Self {
         self.cache = Some(TokenCache::new(Arc::new(store)));
         self
     }

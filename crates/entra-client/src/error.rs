@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use entra_auth::id_token::IdTokenError;
+pub use entra_store::StoreError;
 
 /// Everything that can go wrong while getting a token.
 ///
@@ -131,9 +132,19 @@ pub enum Error {
     #[error("the user declined the device-code sign-in")]
     DeviceCodeDeclined,
 
-    /// The token store failed.
-    #[error("{0}")]
-    Store(#[from] StoreError),
+    /// The token store failed: the database or Redis is unreachable, a query
+    /// failed. The [`StoreError`] (behind an `Arc`: errors are shared
+    /// between concurrent callers) is this error's
+    /// [`source`](std::error::Error::source), and its own source is the
+    /// backend's error.
+    #[error("token store: {0}")]
+    Store(#[source] Arc<StoreError>),
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Store(Arc::new(error))
+    }
 }
 
 impl Error {
@@ -292,61 +303,6 @@ impl fmt::Display for ServerError {
             write!(f, "; correlation id {correlation}")?;
         }
         Ok(())
-    }
-}
-
-/// A token store failed (the database or Redis is unreachable, a query failed).
-#[derive(Clone)]
-pub struct StoreError {
-    message: String,
-    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl StoreError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        StoreError {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error with this message, caused by `source`.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        StoreError {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
-    }
-}
-
-impl fmt::Debug for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreError")
-            .field("message", &self.message)
-            .field("source", &self.source.as_ref().map(|s| s.to_string()))
-            .finish()
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token store: {}", self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for StoreError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -25,9 +25,9 @@
 //! - [`cache`]: [`TokenCache`]: access tokens by account, client, tenant and
 //!   scope set; refresh tokens by account; one network call for concurrent
 //!   requests of one token.
-//! - [`store`]: where the cache keeps entries: [`store::MemoryStore`]
-//!   (default), `SqliteStore`, `PostgresStore`, `RedisStore` (features
-//!   `sqlite`, `postgres`, `redis`).
+//! - [`store`]: where the cache keeps entries, [`entra_store`]'s stores:
+//!   [`store::MemoryStore`] (default), `SqliteStore`, `PostgresStore`,
+//!   `RedisStore` (features `sqlite`, `postgres`, `redis`).
 //! - `token`: [`AccessToken`], [`SignIn`]; `account`: [`Account`] (the
 //!   signed-in user, serializable for a session).
 //! - `protocol`: discovery ([`Endpoints`]), token requests, Entra's token

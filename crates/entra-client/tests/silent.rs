@@ -187,7 +187,7 @@ async fn a_revoked_refresh_token_family_means_interaction_required() {
         .await
         .unwrap();
     // The spent token comes back: the authority revokes the family.
-    store.put(&rt_key, &stolen, None).await.unwrap();
+    store.put(&rt_key, None, &stolen, None).await.unwrap();
     let err = client
         .acquire_token_silent(&sign_in.account, &[heroes("Write")])
         .await

@@ -1,5 +1,5 @@
-//! Server-side sessions: an opaque cookie naming a record kept in a
-//! [`SessionStore`] (memory, SQLite or Redis).
+//! Server-side sessions: an opaque cookie naming a record kept in an
+//! entra-store [`Store`] (memory, SQLite or Redis: see `stores`).
 //!
 //! - The cookie holds 256 random bits, base64url; the store keys the record
 //!   by the SHA-256 of that value, so reading the store gives no cookie.
@@ -8,28 +8,24 @@
 //!   `Secure`, else `demo-web-session`. `Max-Age` is the session's lifetime.
 //! - A session ends after an idle timeout or an absolute lifetime, whichever
 //!   comes first; an ended session is deleted and the request is anonymous.
+//!   The record is stored until then (the store's expiry is a clean-up
+//!   bound: the session logic decides on the app's clock).
 //! - Sign-in issues a fresh id and deletes the old record (C20); sign-out
 //!   deletes the record and clears the cookie with the same attributes (C24).
 //! - A record holds the anti-forgery token of the session's forms, the
 //!   signed-in user (account and ID token: never sent to the browser) and
 //!   the sign-ins under way (state, nonce, PKCE verifier, return path).
 
-mod redis;
-mod sqlite;
-mod store;
-
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entra_client::{Account, Clock, PendingAuthorization};
-use http::{HeaderMap, HeaderValue, header};
+use entra_core::secrets_equal;
+use entra_store::{Store, StoreError};
+use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-
-pub use self::redis::RedisSessions;
-pub use self::sqlite::SqliteSessions;
-pub use self::store::{MemorySessions, SessionStore, StoreFuture};
-use crate::error::StoreError;
 
 /// The cookie's name over `https` (the `__Host-` prefix: `Secure`, `Path=/`,
 /// no `Domain`, so no other site or subdomain can set it).
@@ -105,10 +101,28 @@ pub(crate) enum Loaded {
     Active(Box<Session>),
 }
 
+/// Why a session could not be loaded, started or saved.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SessionError {
+    /// The store failed (its source is the backend's error).
+    #[error("session store: {0}")]
+    Store(#[from] StoreError),
+    /// The random number generator failed (a session id or an anti-forgery
+    /// token).
+    #[error("the random number generator failed")]
+    Random,
+    /// The record could not be encoded.
+    #[error("cannot encode a session: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A session id is not a valid header value.
+    #[error("a session id is not a valid header value")]
+    Cookie,
+}
+
 /// Sessions: the store, the clock, the lifetimes and the cookie.
 #[derive(Debug, Clone)]
 pub(crate) struct Sessions {
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn Store>,
     clock: Clock,
     idle_timeout: i64,
     lifetime: i64,
@@ -118,7 +132,7 @@ pub(crate) struct Sessions {
 
 impl Sessions {
     pub(crate) fn new(
-        store: Arc<dyn SessionStore>,
+        store: Arc<dyn Store>,
         clock: Clock,
         idle_timeout: i64,
         lifetime: i64,
@@ -156,28 +170,31 @@ impl Sessions {
 
     /// The session the request's cookie names. An ended session is deleted;
     /// a live one has its last use recorded (at most once a minute).
-    pub(crate) async fn load(&self, headers: &HeaderMap) -> Result<Loaded, StoreError> {
-        let Some(id) = cookie(headers, self.cookie_name()) else {
+    pub(crate) async fn load(&self, headers: &HeaderMap) -> Result<Loaded, SessionError> {
+        let Some(id) = entra_core::cookie(headers, self.cookie_name()) else {
             return Ok(Loaded::None);
         };
-        if !is_session_id(&id) {
+        if !is_session_id(id) {
             return Ok(Loaded::Ended);
         }
-        let key = store_key(&id);
+        let key = store_key(id);
         let now = self.now();
-        let Some(record) = self.store.load(&key, now).await? else {
+        let Some(record) = self.store.get(&key).await? else {
             return Ok(Loaded::Ended);
         };
         let Ok(data) = serde_json::from_slice::<SessionData>(&record) else {
             // Written by another version: start over.
-            self.store.delete(&key).await?;
+            self.store.remove(&key).await?;
             return Ok(Loaded::Ended);
         };
         if self.expires_at(&data) <= now {
-            self.store.delete(&key).await?;
+            self.store.remove(&key).await?;
             return Ok(Loaded::Ended);
         }
-        let mut session = Session { id, data };
+        let mut session = Session {
+            id: id.to_owned(),
+            data,
+        };
         if now.saturating_sub(session.data.last_seen) >= TOUCH_INTERVAL {
             session.data.last_seen = now;
             self.save(&session).await?;
@@ -187,7 +204,7 @@ impl Sessions {
 
     /// A new, empty (anonymous) session with a fresh id and anti-forgery
     /// token; not stored until [`save`](Self::save).
-    pub(crate) fn fresh(&self) -> Result<Session, StoreError> {
+    pub(crate) fn fresh(&self) -> Result<Session, SessionError> {
         let now = self.now();
         Ok(Session {
             id: random_token()?,
@@ -201,24 +218,25 @@ impl Sessions {
         })
     }
 
-    /// Stores the session's record until it would expire.
-    pub(crate) async fn save(&self, session: &Session) -> Result<(), StoreError> {
-        let record = serde_json::to_vec(&session.data)
-            .map_err(|e| StoreError::new(format!("cannot encode a session: {e}")))?;
-        let now = self.now();
+    /// Stores the session's record (in no group) until it would expire.
+    pub(crate) async fn save(&self, session: &Session) -> Result<(), SessionError> {
+        let record = serde_json::to_vec(&session.data).map_err(SessionError::Encode)?;
+        let expires_at = u64::try_from(self.expires_at(&session.data)).unwrap_or(0);
         self.store
-            .save(
+            .put(
                 &store_key(&session.id),
+                None,
                 &record,
-                now,
-                self.expires_at(&session.data),
+                Some(UNIX_EPOCH + Duration::from_secs(expires_at)),
             )
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Deletes the session's record: its id names nothing any more.
-    pub(crate) async fn destroy(&self, session: &Session) -> Result<(), StoreError> {
-        self.store.delete(&store_key(&session.id)).await
+    pub(crate) async fn destroy(&self, session: &Session) -> Result<(), SessionError> {
+        self.store.remove(&store_key(&session.id)).await?;
+        Ok(())
     }
 
     /// When a session ends: idle timeout or absolute lifetime for a
@@ -239,7 +257,7 @@ impl Sessions {
     }
 
     /// `Set-Cookie` for `session`.
-    pub(crate) fn set_cookie(&self, session: &Session) -> Result<HeaderValue, StoreError> {
+    pub(crate) fn set_cookie(&self, session: &Session) -> Result<HeaderValue, SessionError> {
         // As long as the session can live, from now: its absolute lifetime
         // once signed in, the sign-in timeout before.
         let max_age = if session.data.user.is_some() {
@@ -258,7 +276,7 @@ impl Sessions {
             session.id,
             self.attributes()
         ))
-        .map_err(|_| StoreError::new("a session id is not a valid header value"))
+        .map_err(|_| SessionError::Cookie)
     }
 
     /// `Set-Cookie` that removes the cookie (same name and attributes).
@@ -295,33 +313,20 @@ impl Session {
             .data
             .sign_ins
             .iter()
-            .position(|s| constant_time_eq(s.pending.state(), state))?;
+            .position(|s| secrets_equal(s.pending.state(), state))?;
         Some(self.data.sign_ins.remove(index))
     }
 
     /// Whether `token` is this session's anti-forgery token.
     pub(crate) fn csrf_matches(&self, token: &str) -> bool {
-        constant_time_eq(&self.data.csrf_token, token)
+        secrets_equal(&self.data.csrf_token, token)
     }
 }
 
-/// The value of cookie `name`: the first one sent, if any.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| k.trim() == name)
-        .map(|(_, v)| v.trim().to_owned())
-}
-
 /// 32 random bytes, base64url (43 characters).
-pub(crate) fn random_token() -> Result<String, StoreError> {
+pub(crate) fn random_token() -> Result<String, SessionError> {
     let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| StoreError::new("the random number generator failed"))?;
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SessionError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -340,18 +345,13 @@ fn store_key(id: &str) -> String {
     ))
 }
 
-/// Compares two secrets in constant time (for equal lengths).
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sessions(secure: bool) -> Sessions {
         Sessions::new(
-            Arc::new(MemorySessions::new()),
+            Arc::new(entra_store::MemoryStore::new()),
             Clock::system(),
             3600,
             86_400,
@@ -363,7 +363,7 @@ mod tests {
     fn headers(cookie: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(
-            header::COOKIE,
+            http::header::COOKIE,
             HeaderValue::from_str(cookie).unwrap_or_else(|_| HeaderValue::from_static("")),
         );
         headers
