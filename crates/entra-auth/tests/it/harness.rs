@@ -2,10 +2,9 @@
 //! authority over HTTP, and a protected axum route answers as RFC 6750 says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use axum::{Router, routing::get};
-use common::{MockAuthority, get_with_token, serve};
+use crate::common::{MockAuthority, get_with_token, serve};
 use entra_auth::{Principal, Require};
 
 #[tokio::test]

@@ -5,7 +5,6 @@
 //! the library's contract makes it deterministic, and always for a `401`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use common::MockAuthority;
+use crate::common::MockAuthority;
 use entra_auth::testing::{TestIssuer, TestKey, random_guid};
 use entra_auth::{
     AuthConfig, AuthConfigBuilder, Clock, Error, InvalidToken, Principal, Require, TokenVersions,

@@ -1,13 +1,12 @@
 //! The verified-token cache is exactly as strict as validation without it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::MockAuthority;
+use crate::common::MockAuthority;
 use entra_auth::testing::{TestIssuer, TestKey};
 use entra_auth::{CacheStats, Clock, Error, InvalidToken, Validator};
 

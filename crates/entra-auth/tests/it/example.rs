@@ -2,13 +2,12 @@
 //! environment variables, protects `/heroes` exactly as documented.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use common::{MockAuthority, get_with_token};
+use crate::common::{MockAuthority, get_with_token};
 
 struct Killed(Child);
 

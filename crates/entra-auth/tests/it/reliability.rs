@@ -13,14 +13,13 @@
 //! connection (`Fault::Refuse`) never reaches a handler and is not counted by
 //! the authority; `Validator::key_fetches` counts it instead.
 
-mod common;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{Fault, MockAuthority};
+use crate::common::{Fault, MockAuthority};
 use entra_auth::testing::{TestIssuer, TestKey, random_guid};
 use entra_auth::{AuthConfig, Clock, Error, InvalidToken, Validator};
 use serde_json::json;

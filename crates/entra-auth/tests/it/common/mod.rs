@@ -1,7 +1,7 @@
 //! Shared test harness: an in-test Entra-shaped authority (discovery v2 + v1,
 //! key sets, single- and multi-tenant) on 127.0.0.1:0 with fault injection,
 //! and helpers to call a protected axum app over real HTTP.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
