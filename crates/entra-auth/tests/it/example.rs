@@ -2,12 +2,11 @@
 //! environment variables, protects `/heroes` exactly as documented.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{MockAuthority, get_with_token};
+use crate::common::{self, MockAuthority, get_with_token};
 
 struct Killed(Child);
 

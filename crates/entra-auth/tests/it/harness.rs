@@ -2,9 +2,8 @@
 //! authority over HTTP, and a protected axum route answers as RFC 6750 says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
+use crate::common::{self, MockAuthority, get_with_token, serve};
 use axum::{Router, routing::get};
-use crate::common::{MockAuthority, get_with_token, serve};
 use entra_auth::{Principal, Require};
 
 #[tokio::test]

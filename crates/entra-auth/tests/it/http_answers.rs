@@ -3,15 +3,14 @@
 //! on 127.0.0.1:0: status codes, `WWW-Authenticate`, `Retry-After` and
 //! problem-details bodies (security catalogue §0 and §1A, design §4).
 
-
 use std::convert::Infallible;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::common::{Answer, Fault, MockAuthority, answer, client, get_with_token, serve};
 use axum::body::Body;
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
-use crate::common::{Answer, Fault, MockAuthority, answer, client, get_with_token, serve};
 use entra_auth::testing::{TestIssuer, TestKey, random_guid};
 use entra_auth::{AuthConfig, Principal, Require, TokenSource, TokenVersion, Validator};
 use http_body_util::{BodyExt, Full};

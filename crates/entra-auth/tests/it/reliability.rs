@@ -13,7 +13,6 @@
 //! connection (`Fault::Refuse`) never reaches a handler and is not counted by
 //! the authority; `Validator::key_fetches` counts it instead.
 
-
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;

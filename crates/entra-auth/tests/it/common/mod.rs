@@ -54,7 +54,6 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct MockAuthority {
     pub issuer: TestIssuer,
-    pub addr: SocketAddr,
     shared: Arc<Shared>,
 }
 
@@ -94,11 +93,7 @@ impl MockAuthority {
         tokio::spawn(async move {
             axum::serve(listener, app).await.ok();
         });
-        MockAuthority {
-            issuer,
-            addr,
-            shared,
-        }
+        MockAuthority { issuer, shared }
     }
 
     /// `http://127.0.0.1:port`.
