@@ -1,9 +1,7 @@
 //! The administration API over real HTTP: every endpoint and its error statuses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use entra_emulator::Emulator;
 use serde_json::{Value, json};
 

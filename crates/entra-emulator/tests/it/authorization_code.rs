@@ -3,12 +3,9 @@
 //! validated by entra-auth, and every refusal with its AADSTS code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod browser;
-mod common;
-
+use crate::browser::*;
+use crate::common::*;
 use base64::Engine as _;
-use browser::*;
-use common::*;
 
 #[tokio::test]
 async fn web_client_signs_in_consents_and_redeems_with_its_secret() {

@@ -3,8 +3,7 @@
 //! and the ways they go wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use aws_lc_rs::digest;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -12,7 +11,6 @@ use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
-use common::*;
 use entra_emulator::config::KeyCredential;
 use entra_emulator::{Directory, Emulator};
 use serde_json::{Value, json};

@@ -1,9 +1,7 @@
 //! Client credentials against the emulator, validated by entra-auth.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn daemon_token_validates_with_entra_auth_and_carries_app_permissions() {

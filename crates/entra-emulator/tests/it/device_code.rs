@@ -3,11 +3,9 @@
 //! browser cookie), and every polling answer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_emulator::{Directory, Emulator};
 use serde_json::Value;
 

@@ -3,9 +3,7 @@
 //! the clock, change the directory, and check everything with entra-auth.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use entra_emulator::admin::MintRequest;
 use entra_emulator::config::{Application, ResourceAccess, RoleAssignment, User};
 use entra_emulator::{Directory, Emulator, EmulatorConfig};

@@ -4,17 +4,13 @@
 //! the CA trusted through `NODE_EXTRA_CA_CERTS`, every access token
 //! validated with `entra-auth`.
 //!
-//! The client runs as a child process (`tests/clients/node/msal_flows.js`)
+//! The client runs as a child process (`tests/it/clients/node/msal_flows.js`)
 //! with the packages `.ci/install-test-clients` installs. Without them the
 //! tests skip locally and fail under CI (`CI` set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-#[path = "clients/harness.rs"]
-mod harness;
-
-use common::*;
-use harness::*;
+use crate::clients::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

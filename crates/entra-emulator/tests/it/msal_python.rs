@@ -2,19 +2,15 @@
 //! authority with a tenant segment, the emulator's CA trusted through
 //! `REQUESTS_CA_BUNDLE`, every access token validated with `entra-auth`.
 //!
-//! The client runs as a child process (`tests/clients/python/msal_flows.py`)
+//! The client runs as a child process (`tests/it/clients/python/msal_flows.py`)
 //! from the virtualenv `.ci/install-test-clients` makes. Without it the tests
 //! skip locally and fail under CI (`CI` set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-#[path = "clients/harness.rs"]
-mod harness;
-
-use common::*;
+use crate::clients::*;
+use crate::common::*;
 use entra_emulator::Directory;
 use entra_emulator::config::KeyCredential;
-use harness::*;
 use serde_json::{Value, json};
 
 fn heroes_default() -> String {

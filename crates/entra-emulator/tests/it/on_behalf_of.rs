@@ -2,11 +2,9 @@
 //! for a token to the heroes API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use entra_emulator::config::{
     Application, PasswordCredential, PermissionScope, ResourceAccess, Tenant, User,
 };

@@ -2,9 +2,7 @@
 //! passwords and consent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use entra_emulator::{Directory, Emulator};
 
 async fn start_enabled() -> Emulator {

@@ -2,11 +2,8 @@
 //! expiry, client binding, consent, multi-resource scopes, storage by digest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod browser;
-mod common;
-
-use browser::*;
-use common::*;
+use crate::browser::*;
+use crate::common::*;
 use entra_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 

@@ -2,11 +2,9 @@
 //! the administrative changes survive; tokens issued before still validate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use entra_emulator::admin::MintRequest;
 use entra_emulator::config::User;
 use entra_emulator::{Directory, Emulator, EmulatorConfig};

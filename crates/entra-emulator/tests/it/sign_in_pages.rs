@@ -3,11 +3,8 @@
 //! sign-on, session fixation, forgery, logout, headers and escaping.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod browser;
-mod common;
-
-use browser::*;
-use common::*;
+use crate::browser::*;
+use crate::common::*;
 
 fn web_params<'a>(scope: &'a str, state: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![

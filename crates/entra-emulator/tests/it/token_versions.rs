@@ -3,11 +3,9 @@
 //! through the multi-tenant (`organizations`) documents.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_auth::{AuthConfig, InvalidToken, TokenVersion, TokenVersions, Validator};
 use entra_emulator::Directory;
 use entra_emulator::config::{

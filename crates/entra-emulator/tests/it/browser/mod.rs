@@ -1,7 +1,7 @@
 //! A scripted browser for the emulator's pages: a cookie-keeping HTTP
 //! client, parsing of the pages' forms, PKCE values, and the sign-in flow
 //! driven end to end over real HTTP.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::collections::HashMap;
 use std::time::Duration;

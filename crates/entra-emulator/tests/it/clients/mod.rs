@@ -5,7 +5,6 @@
 //! a directory prepared for unattended sign-in, and a small HTML form driver
 //! for pages that must be clicked through (device-code verification).
 #![allow(
-    dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -44,9 +43,9 @@ pub fn clients_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target/test-clients"))
 }
 
-/// The scripts in `tests/clients/`.
+/// The scripts in `tests/it/clients/`.
 pub fn scripts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/clients")
 }
 
 /// Missing tools fail under CI (`CI` set) and skip locally.
@@ -119,7 +118,9 @@ impl Drop for TempDir {
 #[derive(Debug)]
 pub struct Running {
     pub emulator: Emulator,
-    pub data: TempDir,
+    /// Held for its `Drop`: the directory goes after the emulator (fields
+    /// drop in order).
+    _data: TempDir,
 }
 
 impl Running {
@@ -181,7 +182,10 @@ pub async fn launch(directory: Directory) -> Running {
     .await
     .unwrap();
     assert!(emulator.ca_path().is_some_and(Path::is_file));
-    Running { emulator, data }
+    Running {
+        emulator,
+        _data: data,
+    }
 }
 
 /// An emulator whose issuer is its HTTPS base URL (`https://127.0.0.1:{port}`):
@@ -208,7 +212,12 @@ pub async fn launch_with_https_issuer(directory: Directory) -> Running {
         })
         .await
         {
-            Ok(emulator) => return Running { emulator, data },
+            Ok(emulator) => {
+                return Running {
+                    emulator,
+                    _data: data,
+                };
+            }
             Err(e) => last_error = Some(e),
         }
     }
@@ -429,16 +438,6 @@ pub fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-/// Decodes a JWT's header.
-pub fn jwt_header(token: &str) -> Value {
-    use base64::Engine as _;
-    let header = token.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header.trim_end_matches('='))
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }

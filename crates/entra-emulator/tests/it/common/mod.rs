@@ -1,7 +1,7 @@
 //! Shared helpers for the emulator's tests: the demo directory's ids, an
 //! emulator on random loopback ports, HTTP clients that trust its CA, and an
 //! `entra-auth` validator pointed at it.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::time::Duration;
 
