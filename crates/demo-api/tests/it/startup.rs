@@ -3,11 +3,9 @@
 //! data outlives a restart on both backends; the client allow-list holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use demo_api::{ApiConfig, DemoApi, Error};
 use entra_emulator::admin::MintRequest;
 use entra_emulator::{Directory, Emulator, EmulatorConfig};

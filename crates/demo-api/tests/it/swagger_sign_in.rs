@@ -8,12 +8,10 @@
 //! unless `CI` is set: then it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use demo_api::{ApiConfig, DemoApi};
 use entra_emulator::{Directory, Emulator, EmulatorConfig};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 //! PostgreSQL is at `postgres://postgres@127.0.0.1:5432/test` (override with
 //! `DEMO_API_TEST_POSTGRES`). When it is unreachable the PostgreSQL half of
 //! the suite is skipped with a message, unless `CI` is set: then it fails.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,7 +180,9 @@ pub struct Harness {
     pub base: String,
     pub client: reqwest::Client,
     pub backend: Backend,
-    pub storage: Storage,
+    /// Held for its `Drop`: the database goes last, after the API (fields
+    /// drop in order).
+    _storage: Storage,
 }
 
 /// An answer, its body parsed as JSON when it is JSON.
@@ -258,7 +260,7 @@ impl Harness {
             emulator,
             client: http_client(),
             backend,
-            storage,
+            _storage: storage,
         })
     }
 
@@ -424,7 +426,6 @@ pub async fn start_api(config: ApiConfig) -> DemoApi {
 
 /// Runs each named scenario (an `async fn(&Harness)`) twice: on SQLite and
 /// on PostgreSQL, each run with its own emulator, API and database.
-#[macro_export]
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         $(
@@ -450,3 +451,4 @@ macro_rules! on_both_backends {
         )*
     };
 }
+pub(crate) use on_both_backends;
