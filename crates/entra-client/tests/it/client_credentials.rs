@@ -3,15 +3,13 @@
 //! code, trace id and correlation id; HTTPS with a caller-supplied client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::RsaKeyPair;
 use base64::Engine as _;
-use common::*;
 use entra_client::{AssertionAlgorithm, Certificate, Client, ClientCredential, Error};
 use entra_emulator::config::KeyCredential;
 use entra_emulator::{Directory, Emulator};

@@ -7,12 +7,10 @@
 //! is unreachable and `CI` is unset; with `CI` set it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use entra_client::store::{MemoryStore, TokenStore};
 use entra_client::{AuthorizationRequest, ClientCredential, TokenCache};
 use entra_emulator::Directory;

@@ -3,11 +3,9 @@
 //! polls honouring `interval`, `slow_down` and expiry.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_client::{Client, ClientCredential, DeviceCodeFlow, Error};
 use entra_emulator::{Directory, Emulator};
 

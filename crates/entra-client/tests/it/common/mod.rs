@@ -1,7 +1,7 @@
 //! Shared helpers for entra-client's tests: the demo directory's ids, an
 //! emulator on random loopback ports, clients pointed at it, a scripted
 //! browser for the sign-in pages, a movable clock, request counting.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 pub mod tamper;
 
@@ -11,10 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use entra_auth::{AuthConfig, Validator};
-use entra_client::{
-    AuthorizationRequest, Callback, Client, ClientBuilder, ClientCredential, Clock,
-    ConfidentialClient, SignIn,
-};
+use entra_client::{Callback, Client, ClientBuilder, ClientCredential, Clock, ConfidentialClient};
 use entra_emulator::{Directory, Emulator, EmulatorConfig};
 
 pub const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
@@ -31,7 +28,6 @@ pub const ALICE: &str = "alice@contoso.onmicrosoft.com";
 pub const ALICE_PASSWORD: &str = "alice-dev-password";
 pub const ALICE_OID: &str = "0a5e3f1c-7b2d-4e6a-9c8f-1d2e3f4a5b6c";
 pub const BOB: &str = "bob@contoso.onmicrosoft.com";
-pub const BOB_PASSWORD: &str = "bob-dev-password";
 
 /// Alice's account, as an app would have kept it in a session.
 pub fn alice() -> entra_client::Account {
@@ -297,45 +293,6 @@ pub fn params_of(url: &str) -> HashMap<String, String> {
         .query_pairs()
         .into_owned()
         .collect()
-}
-
-/// A full sign-in of `user` to `client` for `scopes`, accepting consent.
-pub async fn sign_in(
-    emulator: &Emulator,
-    client: &Client,
-    scopes: &[String],
-    user: &str,
-    password: &str,
-) -> SignIn {
-    let start = client
-        .authorize_url(AuthorizationRequest::new(scopes.to_vec()))
-        .await
-        .unwrap();
-    let location = drive(
-        &browser(),
-        emulator,
-        start.url.as_str(),
-        user,
-        password,
-        Consent::Accept,
-    )
-    .await;
-    client
-        .complete_authorization(start.pending, &callback_of(&location))
-        .await
-        .unwrap()
-}
-
-/// A JWT's payload, unverified.
-pub fn claims(jwt: &str) -> serde_json::Value {
-    use base64::Engine as _;
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 /// Whether an external service is required (`CI` set): then a missing one fails.

@@ -3,13 +3,11 @@
 //! that concern the library.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::tamper::{self, Mutation};
-use common::*;
+use crate::common::tamper::{self, Mutation};
+use crate::common::*;
 use entra_client::{
     AuthorizationRequest, Callback, ClientCredential, Error, IdTokenError, PendingAuthorization,
     SignOutRequest,

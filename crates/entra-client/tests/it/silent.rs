@@ -3,11 +3,9 @@
 //! "interaction required"; concurrent requests make one network call.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_client::{AuthorizationRequest, ClientCredential, ConfidentialClient, Error, SignIn};
 use entra_emulator::{Directory, Emulator};
 

@@ -2,9 +2,7 @@
 //! for a token to the heroes API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use entra_client::{ClientCredential, ConfidentialClient, Error};
 use entra_emulator::admin::MintRequest;
 use entra_emulator::config::{Application, PasswordCredential, PermissionScope, ResourceAccess};
