@@ -10,13 +10,11 @@
 //! from its own metadata), exercised by C11's wrong `iss`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use common::tamper::{self, Mutation};
-use common::*;
+use crate::common::tamper::{self, Mutation};
+use crate::common::*;
 use serde_json::Value;
 
 /// The callback URL with its `code` replaced.

@@ -6,11 +6,9 @@
 //! a message when it does not answer, unless `CI` is set (then it fails).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use demo_web::{DemoWeb, SessionBackend};
 
 /// A key prefix of this test run only.

@@ -5,9 +5,7 @@
 //! unreachable), never a 500.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use entra_emulator::{Directory, Emulator, EmulatorConfig};
 use serde_json::Value;
 

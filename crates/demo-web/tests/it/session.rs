@@ -3,13 +3,11 @@
 //! SQLite store (sessions and tokens survive a restart).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use demo_web::{DemoWeb, SessionBackend};
 use sqlx::sqlite::SqlitePoolOptions;
 

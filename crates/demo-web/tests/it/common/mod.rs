@@ -3,7 +3,6 @@
 //! scripted browser (a cookie-keeping HTTP client that follows no
 //! redirects) that signs in on the emulator's pages.
 #![allow(
-    dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
     unreachable_pub,
@@ -141,14 +140,16 @@ impl Default for StackBuilder {
 /// The emulator, the API and the web app, running.
 pub struct Stack {
     pub emulator: Arc<Emulator>,
-    pub api: DemoApi,
+    /// Held so the API runs as long as the stack.
+    _api: DemoApi,
     pub web: DemoWeb,
     /// `http://localhost:{port}` of the web app.
     pub base: String,
     pub clock: TestClock,
     pub proxy: Option<tamper::TamperingIdp>,
     pub config: WebConfig,
-    pub dir: TempDir,
+    /// Held for its `Drop`: the directory goes last (fields drop in order).
+    _dir: TempDir,
 }
 
 pub async fn stack() -> Stack {
@@ -220,13 +221,13 @@ impl StackBuilder {
         let web = DemoWeb::start(config.clone(), listener).await.unwrap();
         Stack {
             emulator,
-            api,
+            _api: api,
             web,
             base,
             clock,
             proxy,
             config,
-            dir,
+            _dir: dir,
         }
     }
 }
