@@ -1,0 +1,11 @@
+//! demo-web's integration tests: one binary for the crate, one module per
+//! subject (each module was a test binary of its own before; linking that
+//! many binaries took more disk than CI has).
+
+mod browser;
+mod common;
+mod logs;
+mod pages;
+mod redis;
+mod session;
+mod sign_in;

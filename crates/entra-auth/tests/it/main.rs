@@ -1,0 +1,13 @@
+//! entra-auth's integration tests: one binary for the crate, one module per
+//! subject (each module was a test binary of its own before; linking that
+//! many binaries took more disk than CI has).
+
+mod catalogue;
+mod common;
+mod example;
+mod harness;
+mod http_answers;
+mod properties;
+mod reliability;
+mod token_cache;
+mod tonic_service;

@@ -1,0 +1,24 @@
+//! entra-emulator's integration tests: one binary for the crate, one module
+//! per subject (each module was a test binary of its own before; linking
+//! that many binaries took more disk than CI has). `common` holds the shared
+//! helpers, `browser` a scripted browser for the emulator's pages, and
+//! `clients` runs MSAL Python and MSAL Node (its scripts sit beside it).
+
+mod admin;
+mod authorization_code;
+mod browser;
+mod client_assertion;
+mod client_credentials;
+mod clients;
+mod common;
+mod device_code;
+mod library;
+mod msal_node;
+mod msal_python;
+mod on_behalf_of;
+mod openidconnect_client;
+mod password;
+mod refresh_token;
+mod restart;
+mod sign_in_pages;
+mod token_versions;
