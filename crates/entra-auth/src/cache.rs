@@ -171,7 +171,7 @@ mod tests {
             let claims = Claims::read(&payload).unwrap();
             Parts::from_claims(&claims, None, 0).unwrap()
         };
-        parts.with_payload(payload)
+        parts.with_payload(payload, 0)
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use entra_core::claims::Claims;
 use entra_core::jws::{self, Parsed};
-use entra_core::rules::{Rule, Verdict};
+pub use entra_core::rules::{Rule, Verdict};
 
 use crate::verifier::{KeyError, verify_signature};
 use crate::{Error, Principal, Validator};

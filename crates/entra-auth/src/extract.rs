@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
+use crate::layer::Anonymous;
 use crate::{Error, Principal};
 
 /// The caller of a route an [`AuthLayer`](crate::AuthLayer) covers.
@@ -23,6 +24,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Principal>() {
             Some(principal) => Ok(principal.clone()),
+            // An optional layer covers the route and no token came.
+            None if parts.extensions.get::<Anonymous>().is_some() => Err(Error::MissingToken),
             None => {
                 tracing::error!(
                     path = parts.uri.path(),

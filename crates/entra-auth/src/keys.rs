@@ -238,6 +238,8 @@ pub(crate) struct KeyStore {
     next_on_demand: Mutex<Option<Instant>>,
     last_error: Mutex<Option<String>>,
     ready: watch::Sender<bool>,
+    /// Wakes the background task after a failed load.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -284,6 +286,7 @@ impl KeyStore {
             next_on_demand: Mutex::new(None),
             last_error: Mutex::new(None),
             ready: watch::channel(false).0,
+            wake: Arc::new(tokio::sync::Notify::new()),
         });
         if let Source::Static {
             v2_issuer,
@@ -380,11 +383,18 @@ impl KeyStore {
         self.load_locked().await
     }
 
+    /// An unknown `kid` may refresh the keys once per minimum interval, and
+    /// not while a failed load's backoff runs.
     fn on_demand_allowed(&self) -> bool {
-        lock(&self.next_on_demand).is_none_or(|at| Instant::now() >= at)
+        let now = Instant::now();
+        lock(&self.next_on_demand).is_none_or(|at| now >= at)
+            && lock(&self.next_attempt).is_none_or(|at| now >= at)
     }
 
     fn take_on_demand(&self) -> bool {
+        if !self.on_demand_allowed() {
+            return false;
+        }
         let mut next = lock(&self.next_on_demand);
         let now = Instant::now();
         if next.is_none_or(|at| now >= at) {
@@ -419,7 +429,8 @@ impl KeyStore {
     pub(crate) async fn background_turn(&self) -> Duration {
         let _guard = self.fetch_lock.lock().await;
         let now = Instant::now();
-        let due = if self.failures.load(Ordering::Acquire) > 0 {
+        let failing = self.failures.load(Ordering::Acquire) > 0;
+        let due = if failing {
             // Failing: retry after the backoff, and at least once per interval.
             let backoff = lock(&self.next_attempt).unwrap_or(now);
             let interval = lock(&self.last_attempt).map_or(now, |at| at + self.refresh_interval);
@@ -428,7 +439,14 @@ impl KeyStore {
             lock(&self.last_success).map_or(now, |at| at + self.refresh_interval)
         };
         if due > now {
-            return due - now + jitter(self.refresh_interval / 20);
+            // The backoff carries its own jitter; only the regular interval
+            // is spread out further (a failing provider is retried on time).
+            let spread = if failing {
+                Duration::ZERO
+            } else {
+                jitter(self.refresh_interval / 20)
+            };
+            return due - now + spread;
         }
         let _ = self.load_locked().await;
         match self.failures.load(Ordering::Acquire) {
@@ -461,7 +479,16 @@ impl KeyStore {
                 let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
                 let delay = Self::backoff(failures);
                 *lock(&self.next_attempt) = Some(Instant::now() + delay);
-                tracing::warn!(%reason, failures, retry_in = ?delay, "refreshing signing keys failed; keeping the last-known-good keys");
+                // A failed fetch does not use up the on-demand budget: the
+                // backoff gates the next try, and the background task, woken
+                // here, retries on it until the provider answers.
+                *lock(&self.next_on_demand) = None;
+                self.wake.notify_one();
+                if self.current.load().is_loaded() {
+                    tracing::warn!(%reason, failures, retry_in = ?delay, "refreshing signing keys failed; keeping the last-known-good keys");
+                } else {
+                    tracing::warn!(%reason, failures, retry_in = ?delay, "loading signing keys failed; no keys yet");
+                }
                 *lock(&self.last_error) = Some(reason.clone());
                 Err(reason)
             }
@@ -613,18 +640,27 @@ pub(crate) fn spawn_refresher(store: &Arc<KeyStore>) {
         return;
     }
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::debug!(
-            "no tokio runtime: signing keys load on the first request instead of in the background"
+        tracing::warn!(
+            "the validator was built outside a tokio runtime: its signing keys are never \
+             refreshed in the background, only when a token names an unknown key; build it \
+             inside the runtime that serves requests"
         );
         return;
     };
     let weak: Weak<KeyStore> = Arc::downgrade(store);
+    let wake = store.wake.clone();
     runtime.spawn(async move {
         loop {
             let Some(store) = weak.upgrade() else { return };
             let delay = store.background_turn().await;
             drop(store);
-            tokio::time::sleep(delay).await;
+            // A failed load anywhere (a request's on-demand refresh included)
+            // wakes the task, so it retries on the backoff it promised
+            // instead of sleeping out the refresh interval.
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = wake.notified() => {}
+            }
         }
     });
 }

@@ -21,6 +21,10 @@ use entra_core::{InvalidToken, TokenVersion};
 #[derive(Debug, Clone)]
 pub struct Principal {
     inner: Arc<Inner>,
+    /// Which validator made it ([`Validator::id`](crate::Validator)): a
+    /// layer trusts a principal in the request extensions only when its own
+    /// validator made it.
+    validator: u64,
 }
 
 #[derive(Debug)]
@@ -117,17 +121,23 @@ impl Parts {
     }
 
     /// The principal, holding the payload its claims came from.
-    pub(crate) fn with_payload(self, payload: Vec<u8>) -> Principal {
+    pub(crate) fn with_payload(self, payload: Vec<u8>, validator: u64) -> Principal {
         Principal {
             inner: Arc::new(Inner {
                 parts: self,
                 payload: payload.into_boxed_slice(),
             }),
+            validator,
         }
     }
 }
 
 impl Principal {
+    /// Whether the validator with this id made the principal.
+    pub(crate) fn validated_by(&self, validator: u64) -> bool {
+        self.validator == validator
+    }
+
     /// `oid`: the caller's immutable id within its tenant (user or service principal).
     pub fn object_id(&self) -> Option<&str> {
         self.inner.parts.object_id.as_deref()

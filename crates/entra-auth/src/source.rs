@@ -20,6 +20,14 @@ pub enum TokenSource {
     /// `Authorization: Bearer <token>` (the scheme is case-insensitive).
     AuthorizationHeader,
     /// A cookie holding the bare token.
+    ///
+    /// **Cross-site request forgery:** a browser attaches cookies to
+    /// requests that other sites make it send, so a token read from a cookie
+    /// authenticates forged requests too. Use this only with `SameSite=Strict`
+    /// (or `Lax` for read-only routes) cookies, `Secure` and `HttpOnly`, and
+    /// check an anti-forgery token or the `Origin` / `Sec-Fetch-Site` headers
+    /// on every state-changing route. The `Authorization` header has no such
+    /// problem: a browser never sends it on its own.
     Cookie(String),
     /// Anything else: a function of the headers and extensions (for example a
     /// token an earlier session layer placed in the extensions).

@@ -46,7 +46,12 @@ pub struct Validator {
 pub(crate) struct Inner {
     pub(crate) verifier: Verifier,
     cache: Option<TokenCache>,
+    /// Unique per validator (clones share it): principals carry it.
+    id: u64,
 }
+
+/// Source of [`Inner::id`]s.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The result of a validation attempt that did not need the network.
 pub(crate) enum Attempt {
@@ -77,8 +82,15 @@ impl Validator {
             inner: Arc::new(Inner {
                 verifier: Verifier::new(config, http)?,
                 cache,
+                id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             }),
         })
+    }
+
+    /// This validator's identity (clones share it), which the principals it
+    /// makes carry.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// The configuration this validator enforces.
@@ -134,6 +146,14 @@ impl Validator {
     /// and puts the [`Principal`] in the request extensions.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.clone(), None)
+    }
+
+    /// A layer for routes where authentication is optional: a request
+    /// without a token reaches the service without a [`Principal`] (extract
+    /// `Option<Principal>`, which is `None`); a request with a token must
+    /// carry a valid one (a bad token is still `401`).
+    pub fn optional(&self) -> AuthLayer {
+        AuthLayer::optional(self.clone())
     }
 
     /// A layer that authenticates and then checks `requirement` (403 when it
@@ -248,7 +268,7 @@ impl Validator {
                     .check(&parsed, &parsed.payload, key, &rules)?;
             Parts::from_claims(&claims, checked.version, checked.exp)?
         };
-        let principal = parts.with_payload(parsed.payload);
+        let principal = parts.with_payload(parsed.payload, self.inner.id);
         self.check_client(&principal)?;
         Ok(principal)
     }

@@ -79,8 +79,12 @@ reasons! {
     Tenant => "the tenant is not allowed",
     /// The token's version (`ver`) is not accepted.
     Version => "the token version is not accepted",
-    /// The token is an ID token, not an access token.
+    /// The token is an ID token, not an access token (`nonce`, `at_hash`,
+    /// `c_hash`, or no client named).
     IdToken => "ID tokens are not access tokens",
+    /// The access token grants nothing: neither delegated scopes (`scp`) nor
+    /// app roles or permissions (`roles`).
+    NoScopeOrRoles => "the token carries neither scopes nor roles",
 }
 
 impl std::fmt::Display for InvalidToken {
@@ -112,6 +116,6 @@ mod tests {
             // Header-safe: no quote or backslash that would end the quoted string.
             assert!(!text.contains(['"', '\\']), "{text}");
         }
-        assert_eq!(InvalidToken::ALL.len(), 17);
+        assert_eq!(InvalidToken::ALL.len(), 18);
     }
 }

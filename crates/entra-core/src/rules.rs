@@ -538,8 +538,9 @@ impl Rules<'_> {
         }
     }
 
-    /// An access token is no ID token presented as one (RFC 8725 §2.9): no
-    /// `nonce` or hashes, and `scp` or `roles`.
+    /// An access token is no ID token presented as one (RFC 8725 §2.9: no
+    /// `nonce` or hashes), and grants something: `scp` or `roles`, unless
+    /// access-control-list tokens are allowed.
     pub fn kind(&self, claims: &Claims<'_>) -> Result<(), InvalidToken> {
         let Kind::Access { allow_acl } = self.kind else {
             return Ok(());
@@ -548,7 +549,7 @@ impl Rules<'_> {
             return Err(InvalidToken::IdToken);
         }
         if !allow_acl && claims.scp.is_none() && claims.roles.is_none() {
-            return Err(InvalidToken::IdToken);
+            return Err(InvalidToken::NoScopeOrRoles);
         }
         Ok(())
     }
@@ -669,7 +670,7 @@ mod tests {
             ),
             (
                 payload("").replace(r#","scp":"Heroes.Read""#, ""),
-                Some(InvalidToken::IdToken),
+                Some(InvalidToken::NoScopeOrRoles),
             ),
         ];
         for (json, expected) in cases {

@@ -14,13 +14,17 @@ use crate::{Require, TokenSource, Validator};
 
 pub use future::ResponseFuture;
 pub use service::AuthService;
+pub(crate) use service::Anonymous;
 
 /// Authenticates requests; built by [`Validator::layer`] and [`Validator::require`].
 ///
-/// When an outer `AuthLayer` has already authenticated the request, an inner
-/// one reuses its [`Principal`](crate::Principal) and only checks its own
-/// requirement: put `auth.layer()` on the router and `auth.require(...)` on
-/// each route, and every token is validated once.
+/// When an outer `AuthLayer` of the same [`Validator`] (or a clone of it) has
+/// already authenticated the request, an inner one reuses its
+/// [`Principal`](crate::Principal) and only checks its own requirement: put
+/// `auth.layer()` on the router and `auth.require(...)` on each route, and
+/// every token is validated once. A principal another validator made (another
+/// audience, tenant list or client allow-list) is never trusted: the inner
+/// layer validates the token again.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     /// One allocation: axum clones the service for every request.
@@ -32,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) validator: Validator,
     pub(crate) requirement: Option<Require>,
     pub(crate) sources: Box<[TokenSource]>,
+    /// A request without a token passes, without a principal.
+    pub(crate) optional: bool,
 }
 
 impl AuthLayer {
@@ -41,6 +47,18 @@ impl AuthLayer {
                 validator,
                 requirement,
                 sources: Box::new([TokenSource::AuthorizationHeader]),
+                optional: false,
+            }),
+        }
+    }
+
+    pub(crate) fn optional(validator: Validator) -> Self {
+        AuthLayer {
+            shared: Arc::new(Shared {
+                validator,
+                requirement: None,
+                sources: Box::new([TokenSource::AuthorizationHeader]),
+                optional: true,
             }),
         }
     }
@@ -63,6 +81,7 @@ impl AuthLayer {
                 validator: self.shared.validator.clone(),
                 requirement: self.shared.requirement.clone(),
                 sources: sources.into_iter().collect(),
+                optional: self.shared.optional,
             }),
         }
     }

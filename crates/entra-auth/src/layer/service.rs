@@ -38,14 +38,19 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        // An outer layer already authenticated this request.
-        if let Some(principal) = req.extensions().get::<Principal>() {
-            return match self.authorize(principal) {
-                Ok(()) => ResponseFuture::inner(self.inner.call(req)),
-                Err(e) => ResponseFuture::rejected(reject(&e)),
-            };
-        }
         let layer = &self.layer.shared;
+        // An outer layer of the same validator already authenticated this
+        // request. A principal from another validator (another audience,
+        // tenant list or client allow-list) proves nothing here.
+        if let Some(principal) = req.extensions().get::<Principal>() {
+            if principal.validated_by(layer.validator.id()) {
+                return match self.authorize(principal) {
+                    Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+                    Err(e) => ResponseFuture::rejected(reject(&e)),
+                };
+            }
+            req.extensions_mut().remove::<Principal>();
+        }
         let token = match source::find(
             &layer.sources,
             req.headers(),
@@ -54,6 +59,10 @@ where
             layer.validator.config().max_token_size,
         ) {
             Ok(token) => token,
+            Err(Error::MissingToken) if layer.optional => {
+                req.extensions_mut().insert(Anonymous);
+                return ResponseFuture::inner(self.inner.call(req));
+            }
             Err(e) => return ResponseFuture::rejected(reject(&e)),
         };
         match layer.validator.try_validate(token.as_str()) {
@@ -106,6 +115,12 @@ impl<S> AuthService<S> {
         }
     }
 }
+
+/// Put in the request extensions by an optional layer that let a request
+/// without a token through: a handler that insists on a [`Principal`] then
+/// answers `401`, not the `500` of an uncovered route.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Anonymous;
 
 /// Logs the rejection (never the token) and builds its answer.
 fn reject<B: RejectionBody>(error: &Error) -> Response<B> {

@@ -5,6 +5,7 @@
 mod catalogue;
 mod common;
 mod example;
+mod hardening;
 mod harness;
 mod http_answers;
 mod properties;

@@ -608,11 +608,6 @@ async fn case_54_id_token_presented_as_access_token_is_rejected() {
                 .claim("c_hash", "LDktKdoQak3Pk0cnXxCltA")
                 .sign(),
         ),
-        ("neither scp nor roles", base.clone().without("scp").sign()),
-        (
-            "app-only without roles",
-            issuer.app_only(["Heroes.Write"]).without("roles").sign(),
-        ),
         ("v2 without azp", base.clone().without("azp").sign()),
         (
             "v1 without appid",
@@ -626,6 +621,18 @@ async fn case_54_id_token_presented_as_access_token_is_rejected() {
     ];
     for (what, token) in variants {
         reject(&validator, &token, InvalidToken::IdToken, what).await;
+    }
+    // A token that grants nothing is refused too, with its own reason
+    // (issue 12, finding 4): it need not be an ID token.
+    let grants_nothing = [
+        ("neither scp nor roles", base.clone().without("scp").sign()),
+        (
+            "app-only without roles",
+            issuer.app_only(["Heroes.Write"]).without("roles").sign(),
+        ),
+    ];
+    for (what, token) in grants_nothing {
+        reject(&validator, &token, InvalidToken::NoScopeOrRoles, what).await;
     }
 }
 
