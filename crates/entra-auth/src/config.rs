@@ -5,7 +5,6 @@
 //! settings and hands typed values to [`AuthConfig::builder`].
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use url::Url;
@@ -392,7 +391,7 @@ impl AuthConfigBuilder {
             }
             (None, None, Some(tenant)) => {
                 let tenant = tenant.trim().to_owned();
-                if !is_tenant(&tenant) {
+                if !entra_core::authority::is_tenant(&tenant) {
                     return Err(Error::Config(format!(
                         "tenant {tenant:?} is neither a GUID, a domain, common, organizations nor consumers"
                     )));
@@ -448,35 +447,7 @@ pub(crate) fn parse_url(raw: &str, what: &str, allow_insecure_http: bool) -> Res
 
 /// `https` always; `http` only for loopback hosts or with the explicit opt-in.
 pub(crate) fn check_scheme(url: &Url, allow_insecure_http: bool) -> Result<(), String> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
-        "http" => Err(format!(
-            "{url} is plain http on a non-loopback host; use https (or allow_insecure_http)"
-        )),
-        other => Err(format!("unsupported scheme {other:?}")),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-fn is_tenant(s: &str) -> bool {
-    is_guid(s)
-        || matches!(
-            s.to_ascii_lowercase().as_str(),
-            "common" | "organizations" | "consumers"
-        )
-        || (s.contains('.')
-            && s.len() <= 253
-            && s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.'))
+    entra_core::authority::check_scheme(url, allow_insecure_http).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -14,19 +14,15 @@ pub(crate) fn check_authority(host: &str) -> Result<bool, Failure> {
         ))
     };
     let url = url::Url::parse(host.trim()).map_err(|_| bad("is not a URL"))?;
-    let local = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(bad("has no host")),
-    };
-    match url.scheme() {
-        "https" => Ok(local),
-        "http" if local => Ok(true),
-        "http" => Err(bad(
+    if url.host().is_none() {
+        return Err(bad("has no host"));
+    }
+    match entra_core::authority::check_scheme(&url, false) {
+        Ok(()) => Ok(entra_core::authority::is_loopback(&url)),
+        Err(entra_core::authority::InsecureUrl::PlainHttp(_)) => Err(bad(
             "is plain http on a host that is not loopback: use https",
         )),
-        _ => Err(bad("must be an https:// URL")),
+        Err(_) => Err(bad("must be an https:// URL")),
     }
 }
 

@@ -6,7 +6,6 @@
 //! `AZURE_AUTHORITY_HOST` by the Azure SDK's names) and hands them to
 //! [`Client::builder`](crate::Client::builder).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -205,7 +204,7 @@ impl ClientBuilder {
             )));
         }
         let tenant = self.tenant.trim().to_ascii_lowercase();
-        if !is_tenant(&tenant) {
+        if !entra_core::authority::is_tenant(&tenant) {
             return Err(Error::Config(format!(
                 "the tenant {:?} is neither a GUID, a domain, common, organizations nor consumers",
                 self.tenant
@@ -282,33 +281,7 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), Error> {
 
 /// `https` always; `http` only for loopback hosts or with the explicit opt-in.
 pub(crate) fn check_scheme(url: &Url, allow_insecure_http: bool) -> Result<(), String> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
-        "http" => Err(format!(
-            "{url} is plain http on a non-loopback host; use https (or allow_insecure_http)"
-        )),
-        other => Err(format!("{url}: unsupported scheme {other:?}")),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-fn is_tenant(s: &str) -> bool {
-    is_guid(s)
-        || matches!(s, "common" | "organizations" | "consumers")
-        || (s.contains('.')
-            && s.len() <= 253
-            && !s.starts_with('.')
-            && s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.'))
+    entra_core::authority::check_scheme(url, allow_insecure_http).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

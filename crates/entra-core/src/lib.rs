@@ -17,10 +17,13 @@
 //!   kind; [`rules::Rules::check`] for a verdict, [`rules::Rules::explain`]
 //!   for each rule's own.
 //! - [`InvalidToken`]: why a token was refused, each text written once.
+//! - [`authority`]: which URLs may serve an identity provider's documents
+//!   (`https`, or `http` on loopback), and what names a tenant.
 //! - [`Clock`]: the time the rules read.
 //! - Helpers: [`is_guid`], [`cookie`], [`secrets_equal`] (constant time),
 //!   [`html_escape`], and [`time`] for showing dates to people.
 
+pub mod authority;
 pub mod claims;
 mod clock;
 mod cookie;

@@ -13,8 +13,8 @@ use tower_layer::Layer;
 use crate::{Require, TokenSource, Validator};
 
 pub use future::ResponseFuture;
-pub use service::AuthService;
 pub(crate) use service::Anonymous;
+pub use service::AuthService;
 
 /// Authenticates requests; built by [`Validator::layer`] and [`Validator::require`].
 ///

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! What the outside security review found in entra-auth (issue 12, items
 //! 1-4), each named after its finding.
 
@@ -5,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
+use entra_auth::explain::Rule;
 use entra_auth::testing::{TestIssuer, TestKey, random_guid};
 use entra_auth::{InvalidToken, Principal, Require, Validator};
-use entra_auth::explain::Rule;
 
 use crate::common::{Fault, MockAuthority, client, get_with_token, serve};
 
@@ -135,13 +136,17 @@ async fn finding_2_an_inner_layer_never_trusts_another_validators_principal() {
     let app = Router::new()
         .route(
             "/b",
-            get(|p: Principal| async move { p.key() }).layer(api_b.require(Require::authenticated())),
+            get(|p: Principal| async move { p.key() })
+                .layer(api_b.require(Require::authenticated())),
         )
         .route("/a", get(|p: Principal| async move { p.key() }))
         .layer(api_a.layer());
     let base = serve(app).await;
     let for_a = issuer.delegated(["Heroes.Read"]).sign();
-    assert_eq!(get_with_token(&format!("{base}/a"), &for_a).await.status, 200);
+    assert_eq!(
+        get_with_token(&format!("{base}/a"), &for_a).await.status,
+        200
+    );
     let answer = get_with_token(&format!("{base}/b"), &for_a).await;
     assert!(answer.is_invalid_token(), "{answer:?}");
     assert!(answer.body.contains(InvalidToken::Audience.description()));
@@ -157,7 +162,10 @@ async fn finding_2_an_inner_layer_never_trusts_another_validators_principal() {
         .layer(api_b.require(Require::authenticated()))
         .layer(api_b.layer());
     let base = serve(app).await;
-    assert_eq!(get_with_token(&format!("{base}/b"), &for_b).await.status, 200);
+    assert_eq!(
+        get_with_token(&format!("{base}/b"), &for_b).await.status,
+        200
+    );
 }
 
 /// Finding 3: the README promised `Option<Principal>` on routes where
@@ -212,7 +220,9 @@ async fn finding_4_a_token_with_neither_scp_nor_roles_has_its_own_reason() {
         assert!(
             matches!(
                 refused,
-                Err(entra_auth::Error::InvalidToken(InvalidToken::NoScopeOrRoles))
+                Err(entra_auth::Error::InvalidToken(
+                    InvalidToken::NoScopeOrRoles
+                ))
             ),
             "{refused:?}"
         );
