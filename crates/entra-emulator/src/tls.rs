@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -112,19 +113,19 @@ fn generate() -> Result<[String; 4], Error> {
 }
 
 fn pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
+    CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Storage(format!("TLS certificate: {e}")))
 }
 
 fn pem_key(pem: &str) -> Result<PrivateKeyDer<'static>, Error> {
-    let key = rustls_pemfile::pkcs8_private_keys(&mut pem.as_bytes())
-        .next()
-        .ok_or_else(|| Error::Storage("TLS key: no PKCS#8 key".into()))?
-        .map_err(|e| Error::Storage(format!("TLS key: {e}")))?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        key.secret_pkcs8_der().to_vec(),
-    )))
+    let key = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            Error::Storage("TLS key: no PKCS#8 key".into())
+        }
+        e => Error::Storage(format!("TLS key: {e}")),
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(key))
 }
 
 /// A listener for `axum::serve` whose connections arrive already through the
