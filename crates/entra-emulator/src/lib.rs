@@ -33,10 +33,8 @@
 pub mod admin;
 pub mod client_auth;
 pub mod config;
-mod device;
 mod endpoints;
 pub mod error;
-mod forms;
 pub mod grants;
 mod html;
 pub mod keys;

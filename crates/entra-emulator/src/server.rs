@@ -15,11 +15,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Directory;
-use crate::endpoints::{discovery, token};
+use crate::endpoints::{devicecode, discovery, token};
 use crate::keys::KeyRing;
 use crate::state::{Listener, RequestRecord, State as Shared, lock};
 use crate::tls::{TlsListener, TlsMaterial};
-use crate::{Error, admin, device, pages};
+use crate::{Error, admin, pages};
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -301,8 +301,15 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
             "/{tenant}/oauth2/token",
             post(token::endpoint::<true>).options(token::preflight),
         )
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(devicecode::endpoint::<false>),
+        )
+        .route(
+            "/{tenant}/oauth2/devicecode",
+            post(devicecode::endpoint::<true>),
+        )
         .merge(pages::routes())
-        .merge(device::routes())
         .merge(admin::routes())
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(Extension(listener))

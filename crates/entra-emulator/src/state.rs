@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Directory, Tenant};
-use crate::forms::FormTokens;
 use crate::keys::KeyRing;
+use crate::pages::anti_forgery::FormTokens;
 use crate::store::JsonFile;
 
 /// Which listener a request came in on: endpoint URLs in discovery documents
@@ -153,9 +153,9 @@ pub struct State {
     pub sessions: Mutex<HashMap<String, BrowserSession>>,
     pub log: Mutex<VecDeque<RequestRecord>>,
     /// Pending sign-in and consent forms.
-    pub(crate) sign_in_forms: FormTokens<crate::pages::txn::Pending>,
+    pub(crate) sign_in_forms: FormTokens<crate::pages::authorize::txn::Pending>,
     /// Pending device-code verification steps.
-    pub(crate) device_forms: FormTokens<crate::device::Stage>,
+    pub(crate) device_forms: FormTokens<crate::pages::devicelogin::Stage>,
 }
 
 /// A tenant of a directory snapshot, borrowed without copying it: the

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::resolve_tenant;
+use super::{is_form, resolve_tenant};
 use crate::client_auth::{self, Form};
 use crate::error::OAuthError;
 use crate::grants::{self, Ctx};
@@ -64,14 +64,7 @@ fn handle(
         .get("client-request-id")
         .and_then(|v| v.to_str().ok());
     let fail = |e: OAuthError| e.into_response_at(correlation, now);
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| {
-            t.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !form_type {
+    if !is_form(headers) {
         return fail(OAuthError::invalid_request(
             "The request body must be application/x-www-form-urlencoded.",
         ));
