@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::error::{AdminError, CryptoError};
 use crate::util::{b64url, sha1_b64};
 
 /// One signing key and its certificate.
@@ -46,11 +47,10 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A new key with a fresh self-signed certificate.
     pub fn generate(now: i64) -> Result<Self, Error> {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
-            .map_err(|e| Error::Crypto(format!("key generation: {e}")))?;
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(CryptoError::KeyGeneration)?;
         let pkcs8 = pair
             .as_der()
-            .map_err(|e| Error::Crypto(format!("key encoding: {e}")))?
+            .map_err(CryptoError::KeyEncoding)?
             .as_ref()
             .to_vec();
         let cert_der = self_signed_certificate(&pkcs8)?;
@@ -63,8 +63,7 @@ impl SigningKey {
         created: i64,
         retired: Option<i64>,
     ) -> Result<Self, Error> {
-        let pair = RsaKeyPair::from_pkcs8(&pkcs8)
-            .map_err(|e| Error::Crypto(format!("stored key: {e}")))?;
+        let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(CryptoError::StoredKey)?;
         Ok(SigningKey {
             kid: sha1_b64(&cert_der),
             pair,
@@ -95,7 +94,7 @@ impl SigningKey {
                 input.as_bytes(),
                 &mut signature,
             )
-            .map_err(|e| Error::Crypto(format!("signing: {e}")))?;
+            .map_err(CryptoError::Signing)?;
         Ok(format!("{input}.{}", b64url(&signature)))
     }
 
@@ -127,16 +126,14 @@ impl SigningKey {
 fn self_signed_certificate(pkcs8: &[u8]) -> Result<Vec<u8>, Error> {
     let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.to_vec());
     let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256)
-        .map_err(|e| Error::Crypto(format!("certificate key: {e}")))?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
-        .map_err(|e| Error::Crypto(format!("certificate: {e}")))?;
+        .map_err(CryptoError::Certificate)?;
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(CryptoError::Certificate)?;
     params.distinguished_name.push(
         rcgen::DnType::CommonName,
         "accounts.accesscontrol.windows.net (entra-emulator)",
     );
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| Error::Crypto(format!("certificate: {e}")))?;
+    let cert = params.self_signed(&key).map_err(CryptoError::Certificate)?;
     Ok(cert.der().to_vec())
 }
 
@@ -189,8 +186,7 @@ impl KeyRing {
     ) -> Result<Self, Error> {
         let dir = data_dir.map(|d| d.join("keys"));
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
         }
         let ring = KeyRing {
             tenants: RwLock::new(HashMap::new()),
@@ -293,7 +289,9 @@ impl KeyRing {
         let mut tenants = self.write();
         let keys = tenants
             .get_mut(&tid)
-            .ok_or_else(|| Error::Admin(format!("unknown tenant {tid}")))?;
+            .ok_or_else(|| AdminError::UnknownTenant {
+                tenant: tid.clone(),
+            })?;
         let old = keys.keys[keys.active].clone();
         let _ = old
             .retired
@@ -309,11 +307,11 @@ impl KeyRing {
         keys.keys.push(fresh);
         keys.keys
             .retain(|k| k.retired().is_none_or(|at| now < at + self.grace));
-        keys.active = keys
-            .keys
-            .iter()
-            .position(|k| k.kid == kid)
-            .ok_or_else(|| Error::Crypto("the promoted key vanished".into()))?;
+        keys.active = keys.keys.iter().position(|k| k.kid == kid).ok_or_else(|| {
+            CryptoError::NoSigningKey {
+                tenant: tid.clone(),
+            }
+        })?;
         self.save_tenant(&tid, keys)?;
         Ok(kid)
     }
@@ -329,17 +327,13 @@ impl KeyRing {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Storage(format!("{}: {e}", path.display()))),
+            Err(e) => return Err(Error::storage(path, e)),
         };
-        let stored: StoredTenant = serde_json::from_str(&text)
-            .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+        let stored: StoredTenant =
+            serde_json::from_str(&text).map_err(|e| Error::unreadable(&path, e))?;
         let mut keys = Vec::new();
         for key in stored.keys {
-            let decode = |s: &str| {
-                STANDARD
-                    .decode(s)
-                    .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))
-            };
+            let decode = |s: &str| STANDARD.decode(s).map_err(|e| Error::unreadable(&path, e));
             keys.push(Arc::new(SigningKey::from_parts(
                 decode(&key.pkcs8)?,
                 decode(&key.certificate)?,
@@ -350,9 +344,7 @@ impl KeyRing {
         let active = keys
             .iter()
             .position(|k| k.kid == stored.active)
-            .ok_or_else(|| {
-                Error::Storage(format!("{}: the active key is missing", path.display()))
-            })?;
+            .ok_or_else(|| Error::unreadable(&path, "the active key is missing"))?;
         Ok(Some(TenantKeys { active, keys }))
     }
 
@@ -374,7 +366,7 @@ impl KeyRing {
                 .collect(),
         };
         let text =
-            serde_json::to_string_pretty(&stored).map_err(|e| Error::Storage(e.to_string()))?;
+            serde_json::to_string_pretty(&stored).map_err(|e| Error::storage(&path, e.into()))?;
         crate::store::write_atomically(&path, text.as_bytes())
     }
 }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Error;
 use crate::config::{Application, Tenant, User};
+use crate::error::CryptoError;
 use crate::scopes::GRAPH_APP_ID;
 use crate::state::State;
 use crate::util::{b64url, derived_guid, random_token, sha256_b64};
@@ -197,7 +198,9 @@ pub fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Result<Issue
     let key = state
         .keys
         .active(tid)
-        .ok_or_else(|| Error::Crypto(format!("no signing key for tenant {tid}")))?;
+        .ok_or_else(|| CryptoError::NoSigningKey {
+            tenant: tid.clone(),
+        })?;
     let mut header = json!({"typ": "JWT", "alg": "RS256", "kid": key.kid});
     if version == 1 {
         header["x5t"] = key.kid.clone().into();
@@ -255,7 +258,9 @@ pub fn id_token(
     let key = state
         .keys
         .active(tid)
-        .ok_or_else(|| Error::Crypto(format!("no signing key for tenant {tid}")))?;
+        .ok_or_else(|| CryptoError::NoSigningKey {
+            tenant: tid.clone(),
+        })?;
     key.sign(&json!({"typ": "JWT", "alg": "RS256", "kid": key.kid}), &c)
 }
 

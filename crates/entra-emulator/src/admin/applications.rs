@@ -13,6 +13,7 @@ use super::views::public_application;
 use super::{Refusal, created, no_content, with_generated_id};
 use crate::Error;
 use crate::config::{Application, Directory};
+use crate::error::AdminError;
 use crate::server::Emulator;
 use crate::state::State;
 
@@ -22,20 +23,19 @@ pub(super) fn apply_add(
     directory: &mut Directory,
     tenant: &str,
     application: Box<Application>,
-) -> Result<AdminOp, Refusal> {
+) -> Result<AdminOp, AdminError> {
     let index = tenant_index(directory, tenant)?;
     if directory.application(&application.app_id).is_some() {
-        return Err(Refusal::Conflict(format!(
-            "application {} already exists",
-            application.app_id
-        )));
+        return Err(AdminError::ApplicationExists {
+            app_id: application.app_id.clone(),
+        });
     }
     for uri in &application.identifier_uris {
         if let Some(other) = directory.resource(uri) {
-            return Err(Refusal::Conflict(format!(
-                "identifier URI {uri} is already used by {}",
-                other.app_id
-            )));
+            return Err(AdminError::IdentifierUriTaken {
+                uri: uri.clone(),
+                app_id: other.app_id.clone(),
+            });
         }
     }
     let t = &mut directory.tenants[index];
@@ -51,14 +51,17 @@ pub(super) fn apply_remove(
     directory: &mut Directory,
     tenant: &str,
     app_id: &str,
-) -> Result<AdminOp, Refusal> {
+) -> Result<AdminOp, AdminError> {
     let index = tenant_index(directory, tenant)?;
     let t = &mut directory.tenants[index];
     let position = t
         .applications
         .iter()
         .position(|a| a.app_id.eq_ignore_ascii_case(app_id))
-        .ok_or_else(|| Refusal::NotFound(format!("no application {app_id} in {}", t.domain)))?;
+        .ok_or_else(|| AdminError::UnknownApplication {
+            app_id: app_id.to_owned(),
+            domain: t.domain.clone(),
+        })?;
     let removed = t.applications.remove(position);
     Ok(AdminOp::RemoveApplication {
         tenant: t.tenant_id.clone(),
@@ -81,6 +84,7 @@ pub(super) async fn add(
             },
         )
         .map(|()| view)
+        .map_err(Refusal::from)
     });
     created(result)
 }
@@ -98,23 +102,23 @@ pub(super) async fn remove(
 impl Emulator {
     /// Adds an app registration to `tenant`.
     pub fn add_application(&self, tenant: &str, application: Application) -> Result<(), Error> {
-        Ok(change(
+        change(
             &self.state,
             AdminOp::AddApplication {
                 tenant: tenant.to_owned(),
                 application: Box::new(application),
             },
-        )?)
+        )
     }
 
     /// Removes an app registration from `tenant`.
     pub fn remove_application(&self, tenant: &str, app_id: &str) -> Result<(), Error> {
-        Ok(change(
+        change(
             &self.state,
             AdminOp::RemoveApplication {
                 tenant: tenant.to_owned(),
                 app_id: app_id.to_owned(),
             },
-        )?)
+        )
     }
 }

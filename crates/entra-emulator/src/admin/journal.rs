@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Refusal, applications, users};
+use super::{applications, users};
 use crate::Error;
 use crate::config::{Application, Directory, User};
+use crate::error::AdminError;
 use crate::state::State;
 use crate::store::JsonFile;
 
@@ -58,16 +59,18 @@ impl AdminOp {
 }
 
 /// The index of the tenant named by id or domain.
-pub(super) fn tenant_index(directory: &Directory, name: &str) -> Result<usize, Refusal> {
+pub(super) fn tenant_index(directory: &Directory, name: &str) -> Result<usize, AdminError> {
     directory
         .tenants
         .iter()
         .position(|t| t.tenant_id.eq_ignore_ascii_case(name) || t.domain.eq_ignore_ascii_case(name))
-        .ok_or_else(|| Refusal::NotFound(format!("no tenant {name}")))
+        .ok_or_else(|| AdminError::UnknownTenant {
+            tenant: name.to_owned(),
+        })
 }
 
 /// Applies `op` to `directory` (unchecked); returns the op as journaled.
-fn apply(directory: &mut Directory, op: AdminOp) -> Result<AdminOp, Refusal> {
+fn apply(directory: &mut Directory, op: AdminOp) -> Result<AdminOp, AdminError> {
     match op {
         AdminOp::AddUser { tenant, user } => users::apply_add(directory, &tenant, user),
         AdminOp::RemoveUser { tenant, user } => users::apply_remove(directory, &tenant, &user),
@@ -82,24 +85,20 @@ fn apply(directory: &mut Directory, op: AdminOp) -> Result<AdminOp, Refusal> {
 }
 
 /// `directory` with `op` applied, if the result is a valid directory.
-fn applied(directory: &Directory, op: AdminOp) -> Result<(Directory, AdminOp), Refusal> {
+fn applied(directory: &Directory, op: AdminOp) -> Result<(Directory, AdminOp), AdminError> {
     let mut next = directory.clone();
     let op = apply(&mut next, op)?;
-    next.check()
-        .map_err(|e| Refusal::Invalid(e.to_string().replace("invalid configuration: ", "")))?;
+    next.check().map_err(AdminError::InvalidDirectory)?;
     Ok((next, op))
 }
 
 /// Applies a change to the running emulator: checked, journaled, then visible.
-pub(super) fn change(state: &State, op: AdminOp) -> Result<(), Refusal> {
+pub(super) fn change(state: &State, op: AdminOp) -> Result<(), Error> {
     let mut directory = state.dir_mut();
     let (next, op) = applied(&directory, op)?;
     if let Some(data_dir) = &state.data_dir {
-        let journal: JsonFile<Vec<AdminOp>> =
-            JsonFile::load(Some(data_dir), JOURNAL).map_err(Refusal::Failed)?;
-        journal
-            .update(|ops| ops.push(op.clone()))
-            .map_err(Refusal::Failed)?;
+        let journal: JsonFile<Vec<AdminOp>> = JsonFile::load(Some(data_dir), JOURNAL)?;
+        journal.update(|ops| ops.push(op.clone()))?;
     }
     *directory = Arc::new(next);
     tracing::info!(change = %op.describe(), "directory changed");
@@ -127,8 +126,7 @@ pub(crate) fn apply_journal(
                 directory = next;
                 replayed += 1;
             }
-            Err(refusal) => {
-                let (_, _, reason) = refusal.parts();
+            Err(reason) => {
                 tracing::warn!(change = %what, %reason, "administrative change skipped: it no longer applies");
             }
         }
@@ -176,7 +174,10 @@ mod tests {
             tenant: tid.clone(),
             user: Box::new(user("ALICE@contoso.onmicrosoft.com")),
         };
-        assert!(matches!(applied(&d, dup), Err(Refusal::Conflict(_))));
+        assert!(matches!(
+            applied(&d, dup),
+            Err(AdminError::UserExists { .. })
+        ));
 
         let mut bad = user("dave@contoso.onmicrosoft.com");
         bad.object_id = "nope".into();
@@ -184,7 +185,10 @@ mod tests {
             tenant: tid.clone(),
             user: Box::new(bad),
         };
-        assert!(matches!(applied(&d, bad), Err(Refusal::Invalid(_))));
+        assert!(matches!(
+            applied(&d, bad),
+            Err(AdminError::InvalidDirectory(_))
+        ));
 
         // The API is referenced by the other registrations: removing it breaks them.
         let api = d.tenants[0].applications[0].app_id.clone();
@@ -192,13 +196,19 @@ mod tests {
             tenant: tid.clone(),
             app_id: api,
         };
-        assert!(matches!(applied(&d, remove), Err(Refusal::Invalid(_))));
+        assert!(matches!(
+            applied(&d, remove),
+            Err(AdminError::InvalidDirectory(_))
+        ));
 
         let missing = AdminOp::RemoveUser {
             tenant: tid,
             user: "nobody@contoso.onmicrosoft.com".into(),
         };
-        assert!(matches!(applied(&d, missing), Err(Refusal::NotFound(_))));
+        assert!(matches!(
+            applied(&d, missing),
+            Err(AdminError::UnknownUser { .. })
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::Refusal;
+use crate::error::AdminError;
 use crate::state::State;
 
 pub(super) async fn rotate(
@@ -16,13 +17,13 @@ pub(super) async fn rotate(
     UrlPath(tenant): UrlPath<String>,
 ) -> Response {
     let Some(t) = state.tenant(&tenant) else {
-        return Refusal::NotFound(format!("no tenant {tenant}")).into_response();
+        return Refusal::from(AdminError::UnknownTenant { tenant }).into_response();
     };
     match state.keys.rotate(&t.tenant_id, state.now()) {
         Ok(kid) => {
             tracing::info!(tenant = %t.tenant_id, %kid, "signing key rotated");
             Json(json!({"kid": kid})).into_response()
         }
-        Err(e) => Refusal::Failed(e).into_response(),
+        Err(e) => Refusal::from(e).into_response(),
     }
 }

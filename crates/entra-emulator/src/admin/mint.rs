@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::{Refusal, parse};
 use crate::Error;
 use crate::config::Application;
+use crate::error::{AdminError, MintError};
 use crate::server::Emulator;
 use crate::state::State;
 use crate::tokens::{AccessTokenRequest, ClientAcr, Issued};
@@ -80,54 +81,57 @@ impl MintRequest {
     }
 }
 
-fn mint(state: &State, request: &MintRequest) -> Result<Issued, Refusal> {
-    let (tenant, client, resource, user) = {
-        let directory = state.dir();
-        let tenant = directory
-            .tenant(&request.tenant)
-            .cloned()
-            .ok_or_else(|| Refusal::NotFound(format!("no tenant {}", request.tenant)))?;
-        let client = match directory.application(&request.client_id) {
-            Some(app) => app.clone(),
-            None if crate::config::is_guid(&request.client_id) => Application {
+/// Mints what `request` asks for, with the tenant and registrations
+/// borrowed from the current directory snapshot.
+fn mint(state: &State, request: &MintRequest) -> Result<Issued, Error> {
+    let refused = |e: MintError| Error::Admin(AdminError::Mint(e));
+    let directory = state.dir();
+    let tenant = directory
+        .tenant(&request.tenant)
+        .ok_or_else(|| AdminError::UnknownTenant {
+            tenant: request.tenant.clone(),
+        })?;
+    let bare;
+    let client = match directory.application(&request.client_id) {
+        Some(app) => app,
+        None if crate::config::is_guid(&request.client_id) => {
+            bare = Application {
                 app_id: request.client_id.clone(),
                 ..Application::default()
-            },
-            None => {
-                return Err(Refusal::Invalid(format!(
-                    "clientId {:?} is not a GUID",
-                    request.client_id
-                )));
-            }
-        };
-        let resource = directory
-            .resource(&request.resource)
-            .cloned()
-            .ok_or_else(|| Refusal::Invalid(format!("no resource {:?}", request.resource)))?;
-        let user = match &request.user {
-            Some(name) => Some(
-                tenant
-                    .users
-                    .iter()
-                    .find(|u| {
-                        u.object_id.eq_ignore_ascii_case(name)
-                            || u.user_principal_name.eq_ignore_ascii_case(name)
+            };
+            &bare
+        }
+        None => {
+            return Err(refused(MintError::ClientIdNotAGuid {
+                client_id: request.client_id.clone(),
+            }));
+        }
+    };
+    let resource = directory.resource(&request.resource).ok_or_else(|| {
+        refused(MintError::UnknownResource {
+            resource: request.resource.clone(),
+        })
+    })?;
+    let user = match &request.user {
+        Some(name) => Some(
+            tenant
+                .users
+                .iter()
+                .find(|u| {
+                    u.object_id.eq_ignore_ascii_case(name)
+                        || u.user_principal_name.eq_ignore_ascii_case(name)
+                })
+                .ok_or_else(|| {
+                    refused(MintError::UnknownUser {
+                        user: name.clone(),
+                        domain: tenant.domain.clone(),
                     })
-                    .cloned()
-                    .ok_or_else(|| {
-                        Refusal::Invalid(format!("no user {name} in {}", tenant.domain))
-                    })?,
-            ),
-            None => None,
-        };
-        (tenant, client, resource, user)
+                })?,
+        ),
+        None => None,
     };
     if user.is_none() && !request.scopes.is_empty() {
-        return Err(Refusal::Invalid(
-            "scopes are for user tokens: app-only tokens carry the client's application \
-             permissions (or set \"roles\" in claims)"
-                .into(),
-        ));
+        return Err(refused(MintError::ScopesWithoutUser));
     }
     let scopes: Vec<String> = request
         .scopes
@@ -144,21 +148,22 @@ fn mint(state: &State, request: &MintRequest) -> Result<Issued, Refusal> {
     crate::tokens::access_token(
         state,
         &AccessTokenRequest {
-            tenant: &tenant,
-            client: &client,
-            resource: Some(&resource),
+            tenant,
+            client,
+            resource: Some(resource),
             identifier,
-            user: user.as_ref(),
+            user,
             scopes: &scopes,
             acr,
             extra: Some(&request.claims),
         },
     )
-    .map_err(Refusal::Failed)
 }
 
 pub(super) async fn endpoint(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
-    match parse::<MintRequest>(&body).and_then(|request| mint(&state, &request)) {
+    let issued = parse::<MintRequest>(&body)
+        .and_then(|request| mint(&state, &request).map_err(Refusal::from));
+    match issued {
         Ok(issued) => {
             let mut response = Json(json!({
                 "access_token": issued.token,

@@ -49,6 +49,7 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::error::AdminError;
 use crate::state::State;
 use crate::{Error, util};
 
@@ -82,30 +83,57 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/_emulator/tokens", post(mint::endpoint))
 }
 
-/// Why an administrative request was refused.
+/// Why an administrative request failed, as answered:
+/// `{"error": kind, "message": text}`.
 #[derive(Debug)]
 enum Refusal {
-    /// Not JSON at all (400).
-    BadJson(String),
-    /// The tenant, user or application does not exist (404).
-    NotFound(String),
-    /// It exists already (409).
-    Conflict(String),
-    /// Well-formed but invalid, or the directory would become invalid (422).
-    Invalid(String),
-    /// Storage or signing failed (500).
-    Failed(Error),
+    /// The body is not JSON (400).
+    Malformed(serde_json::Error),
+    /// The body is JSON of the wrong shape (422).
+    Shape(serde_json::Error),
+    /// The body is not what `POST /_emulator/clock` takes (422).
+    Clock(clock::Problem),
+    /// Refused (404, 409 or 422: [`admin_status`]), or storage or signing
+    /// failed (500).
+    Error(Error),
 }
+
+const INVALID: (StatusCode, &str) = (StatusCode::UNPROCESSABLE_ENTITY, "invalid");
 
 impl Refusal {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            Refusal::BadJson(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
-            Refusal::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
-            Refusal::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
-            Refusal::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", m.clone()),
-            Refusal::Failed(e) => (StatusCode::INTERNAL_SERVER_ERROR, "failed", e.to_string()),
+            Refusal::Malformed(e) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("malformed JSON: {e}"),
+            ),
+            Refusal::Shape(e) => (INVALID.0, INVALID.1, e.to_string()),
+            Refusal::Clock(problem) => (INVALID.0, INVALID.1, problem.to_string()),
+            Refusal::Error(e) => {
+                let (status, kind) = match e {
+                    Error::Admin(refused) => admin_status(refused),
+                    _ => (StatusCode::INTERNAL_SERVER_ERROR, "failed"),
+                };
+                (status, kind, e.to_string())
+            }
         }
+    }
+}
+
+/// The status and kind an administrative refusal is answered with.
+fn admin_status(refused: &AdminError) -> (StatusCode, &'static str) {
+    match refused {
+        AdminError::UnknownTenant { .. }
+        | AdminError::UnknownUser { .. }
+        | AdminError::UnknownApplication { .. } => (StatusCode::NOT_FOUND, "not_found"),
+        AdminError::UserExists { .. }
+        | AdminError::ObjectIdTaken { .. }
+        | AdminError::ApplicationExists { .. }
+        | AdminError::IdentifierUriTaken { .. } => (StatusCode::CONFLICT, "conflict"),
+        AdminError::UserPrincipalName { .. }
+        | AdminError::InvalidDirectory(_)
+        | AdminError::Mint(_) => INVALID,
     }
 }
 
@@ -116,12 +144,15 @@ impl IntoResponse for Refusal {
     }
 }
 
-impl From<Refusal> for Error {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Failed(e) => e,
-            other => Error::Admin(other.parts().2),
-        }
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Refusal::Error(error)
+    }
+}
+
+impl From<AdminError> for Refusal {
+    fn from(refused: AdminError) -> Self {
+        Refusal::Error(refused.into())
     }
 }
 
@@ -132,11 +163,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
 }
 
 fn json_value(body: &[u8]) -> Result<Value, Refusal> {
-    serde_json::from_slice(body).map_err(|e| Refusal::BadJson(format!("malformed JSON: {e}")))
+    serde_json::from_slice(body).map_err(Refusal::Malformed)
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Refusal> {
-    serde_json::from_value(value).map_err(|e| Refusal::Invalid(e.to_string()))
+    serde_json::from_value(value).map_err(Refusal::Shape)
 }
 
 /// A JSON object body with `field` set to a fresh GUID when absent.
@@ -157,10 +188,10 @@ fn created(result: Result<Value, Refusal>) -> Response {
     }
 }
 
-fn no_content(result: Result<(), Refusal>) -> Response {
+fn no_content(result: Result<(), Error>) -> Response {
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(refusal) => refusal.into_response(),
+        Err(error) => Refusal::from(error).into_response(),
     }
 }
 
@@ -175,11 +206,11 @@ mod tests {
     fn bodies_distinguish_malformed_json_from_invalid_values() {
         assert!(matches!(
             parse::<MintRequest>(b"{nope"),
-            Err(Refusal::BadJson(_))
+            Err(Refusal::Malformed(_))
         ));
         assert!(matches!(
             parse::<MintRequest>(br#"{"tenant": 3}"#),
-            Err(Refusal::Invalid(_))
+            Err(Refusal::Shape(_))
         ));
         let user: User = with_generated_id(
             br#"{"userPrincipalName": "x@y", "password": "p"}"#,

@@ -13,6 +13,7 @@ use super::views::public_user;
 use super::{Refusal, created, no_content, with_generated_id};
 use crate::Error;
 use crate::config::{Directory, User};
+use crate::error::AdminError;
 use crate::server::Emulator;
 use crate::state::State;
 
@@ -21,32 +22,32 @@ pub(super) fn apply_add(
     directory: &mut Directory,
     tenant: &str,
     user: Box<User>,
-) -> Result<AdminOp, Refusal> {
+) -> Result<AdminOp, AdminError> {
     let index = tenant_index(directory, tenant)?;
     let upn = user.user_principal_name.trim();
     if upn.is_empty() || upn.len() != user.user_principal_name.len() {
-        return Err(Refusal::Invalid(
-            "userPrincipalName must be non-empty, without surrounding spaces".into(),
-        ));
+        return Err(AdminError::UserPrincipalName {
+            upn: user.user_principal_name.clone(),
+        });
     }
     let t = &mut directory.tenants[index];
     if t.users
         .iter()
         .any(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
     {
-        return Err(Refusal::Conflict(format!(
-            "user {upn} already exists in {}",
-            t.domain
-        )));
+        return Err(AdminError::UserExists {
+            upn: upn.to_owned(),
+            domain: t.domain.clone(),
+        });
     }
     if t.users
         .iter()
         .any(|u| u.object_id.eq_ignore_ascii_case(&user.object_id))
     {
-        return Err(Refusal::Conflict(format!(
-            "a user with objectId {} already exists in {}",
-            user.object_id, t.domain
-        )));
+        return Err(AdminError::ObjectIdTaken {
+            object_id: user.object_id.clone(),
+            domain: t.domain.clone(),
+        });
     }
     t.users.push((*user).clone());
     Ok(AdminOp::AddUser {
@@ -60,7 +61,7 @@ pub(super) fn apply_remove(
     directory: &mut Directory,
     tenant: &str,
     user: &str,
-) -> Result<AdminOp, Refusal> {
+) -> Result<AdminOp, AdminError> {
     let index = tenant_index(directory, tenant)?;
     let t = &mut directory.tenants[index];
     let position = t
@@ -70,7 +71,10 @@ pub(super) fn apply_remove(
             u.object_id.eq_ignore_ascii_case(user)
                 || u.user_principal_name.eq_ignore_ascii_case(user)
         })
-        .ok_or_else(|| Refusal::NotFound(format!("no user {user} in {}", t.domain)))?;
+        .ok_or_else(|| AdminError::UnknownUser {
+            user: user.to_owned(),
+            domain: t.domain.clone(),
+        })?;
     let removed = t.users.remove(position);
     Ok(AdminOp::RemoveUser {
         tenant: t.tenant_id.clone(),
@@ -93,6 +97,7 @@ pub(super) async fn add(
             },
         )
         .map(|()| view)
+        .map_err(Refusal::from)
     });
     created(result)
 }
@@ -108,23 +113,23 @@ impl Emulator {
     /// Adds a user to `tenant` (id or domain), as `POST
     /// /_emulator/tenants/{tenant}/users` does: checked and journaled.
     pub fn add_user(&self, tenant: &str, user: User) -> Result<(), Error> {
-        Ok(change(
+        change(
             &self.state,
             AdminOp::AddUser {
                 tenant: tenant.to_owned(),
                 user: Box::new(user),
             },
-        )?)
+        )
     }
 
     /// Removes a user (object id or UPN) from `tenant`.
     pub fn remove_user(&self, tenant: &str, user: &str) -> Result<(), Error> {
-        Ok(change(
+        change(
             &self.state,
             AdminOp::RemoveUser {
                 tenant: tenant.to_owned(),
                 user: user.to_owned(),
             },
-        )?)
+        )
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::Refusal;
 use crate::config::{Application, User};
+use crate::error::AdminError;
 use crate::state::{State, lock};
 
 pub(super) fn public_user(user: &User) -> Value {
@@ -57,7 +58,7 @@ pub(super) async fn tenant(
 ) -> Response {
     match state.tenant(&tenant) {
         Some(t) => Json(public_tenant(&t)).into_response(),
-        None => Refusal::NotFound(format!("no tenant {tenant}")).into_response(),
+        None => Refusal::from(AdminError::UnknownTenant { tenant }).into_response(),
     }
 }
 
