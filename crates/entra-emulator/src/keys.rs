@@ -23,7 +23,7 @@ use crate::error::{AdminError, CryptoError};
 use crate::util::{b64url, sha1_b64};
 
 /// One signing key and its certificate.
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     /// `kid` (= `x5t`, the base64url SHA-1 thumbprint of the certificate).
     pub kid: String,
     pair: RsaKeyPair,
@@ -46,7 +46,7 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// A new key with a fresh self-signed certificate.
-    pub fn generate(now: i64) -> Result<Self, Error> {
+    pub(crate) fn generate(now: i64) -> Result<Self, Error> {
         let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(CryptoError::KeyGeneration)?;
         let pkcs8 = pair
             .as_der()
@@ -75,12 +75,12 @@ impl SigningKey {
     }
 
     /// When it stopped signing (Unix seconds), if it was rotated out.
-    pub fn retired(&self) -> Option<i64> {
+    pub(crate) fn retired(&self) -> Option<i64> {
         Some(self.retired.load(Ordering::Acquire)).filter(|&at| at != i64::MAX)
     }
 
     /// Signs `header.payload` with RS256 and returns the compact JWS.
-    pub fn sign(&self, header: &Value, claims: &Value) -> Result<String, Error> {
+    pub(crate) fn sign(&self, header: &Value, claims: &Value) -> Result<String, Error> {
         let input = format!(
             "{}.{}",
             b64url(header.to_string().as_bytes()),
@@ -99,7 +99,7 @@ impl SigningKey {
     }
 
     /// The public key as Entra publishes it, with an `issuer` property.
-    pub fn jwk(&self, issuer: Option<&str>) -> Value {
+    pub(crate) fn jwk(&self, issuer: Option<&str>) -> Value {
         let public = self.pair.public_key();
         let mut jwk = json!({
             "kty": "RSA",
@@ -117,7 +117,7 @@ impl SigningKey {
     }
 
     /// The PKCS#1 DER public key (to verify what this key signed).
-    pub fn public_key_der(&self) -> Vec<u8> {
+    pub(crate) fn public_key_der(&self) -> Vec<u8> {
         self.pair.public_key().as_ref().to_vec()
     }
 }
@@ -169,7 +169,7 @@ impl TenantKeys {
 
 /// All tenants' keys.
 #[derive(Debug)]
-pub struct KeyRing {
+pub(crate) struct KeyRing {
     tenants: RwLock<HashMap<String, TenantKeys>>,
     dir: Option<PathBuf>,
     grace: i64,
@@ -178,7 +178,7 @@ pub struct KeyRing {
 impl KeyRing {
     /// Loads each tenant's keys from `data_dir/keys/{tenant}.json`, creating
     /// (and saving) a key for tenants that have none.
-    pub fn load(
+    pub(crate) fn load(
         data_dir: Option<&Path>,
         tenant_ids: &[String],
         grace: i64,
@@ -200,7 +200,7 @@ impl KeyRing {
     }
 
     /// Makes sure a tenant has keys (loading or creating them).
-    pub fn ensure_tenant(&self, tid: &str, now: i64) -> Result<(), Error> {
+    pub(crate) fn ensure_tenant(&self, tid: &str, now: i64) -> Result<(), Error> {
         let tid = tid.to_ascii_lowercase();
         if self.read().contains_key(&tid) {
             return Ok(());
@@ -235,7 +235,7 @@ impl KeyRing {
     }
 
     /// The key that signs the tenant's tokens now.
-    pub fn active(&self, tid: &str) -> Option<Arc<SigningKey>> {
+    pub(crate) fn active(&self, tid: &str) -> Option<Arc<SigningKey>> {
         let tenants = self.read();
         let keys = tenants.get(&tid.to_ascii_lowercase())?;
         keys.keys.get(keys.active).cloned()
@@ -243,7 +243,7 @@ impl KeyRing {
 
     /// The keys the tenant publishes: the active one, the next one, and those
     /// retired less than the grace period ago.
-    pub fn published(&self, tid: &str, now: i64) -> Vec<Arc<SigningKey>> {
+    pub(crate) fn published(&self, tid: &str, now: i64) -> Vec<Arc<SigningKey>> {
         let tenants = self.read();
         tenants
             .get(&tid.to_ascii_lowercase())
@@ -258,7 +258,7 @@ impl KeyRing {
     }
 
     /// Every published key of every tenant (the `common` key set), with its tenant.
-    pub fn all_published(&self, now: i64) -> Vec<(String, Arc<SigningKey>)> {
+    pub(crate) fn all_published(&self, now: i64) -> Vec<(String, Arc<SigningKey>)> {
         let tids: Vec<String> = self.read().keys().cloned().collect();
         tids.into_iter()
             .flat_map(|tid| {
@@ -270,7 +270,7 @@ impl KeyRing {
     }
 
     /// Any published key by `kid` (to check tokens the emulator issued).
-    pub fn find(&self, kid: &str, now: i64) -> Option<(String, Arc<SigningKey>)> {
+    pub(crate) fn find(&self, kid: &str, now: i64) -> Option<(String, Arc<SigningKey>)> {
         self.all_published(now)
             .into_iter()
             .find(|(_, k)| k.kid == kid)
@@ -283,7 +283,7 @@ impl KeyRing {
     /// next key, so validators that cached the key set before the rotation
     /// verify the new tokens without fetching it again; a fresh next key is
     /// published in its place.
-    pub fn rotate(&self, tid: &str, now: i64) -> Result<String, Error> {
+    pub(crate) fn rotate(&self, tid: &str, now: i64) -> Result<String, Error> {
         let tid = tid.to_ascii_lowercase();
         let fresh = Arc::new(SigningKey::generate(now)?);
         let mut tenants = self.write();

@@ -11,7 +11,7 @@ use crate::Error;
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a crash
 /// never leaves a half-written file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
@@ -20,14 +20,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// A value persisted as one JSON file (or kept in memory).
 #[derive(Debug)]
-pub struct JsonFile<T> {
+pub(crate) struct JsonFile<T> {
     path: Option<PathBuf>,
     value: Mutex<T>,
 }
 
 impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
     /// Loads `dir/name`, or starts from the default value.
-    pub fn load(dir: Option<&Path>, name: &str) -> Result<Self, Error> {
+    pub(crate) fn load(dir: Option<&Path>, name: &str) -> Result<Self, Error> {
         let path = dir.map(|d| d.join(name));
         let value = match &path {
             Some(path) => match std::fs::read_to_string(path) {
@@ -44,12 +44,12 @@ impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
     }
 
     /// Reads the value.
-    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         f(&self.lock())
     }
 
     /// Changes the value and saves it before returning.
-    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
         let mut value = self.lock();
         let result = f(&mut value);
         if let Some(path) = &self.path {

@@ -21,7 +21,7 @@ use crate::error::CryptoError;
 
 /// The emulator's TLS identity.
 #[derive(Debug, Clone)]
-pub struct TlsMaterial {
+pub(crate) struct TlsMaterial {
     /// The CA certificate clients must trust (PEM).
     pub ca_pem: String,
     /// Where the CA certificate is stored, when there is a data directory.
@@ -33,7 +33,7 @@ const FILES: [&str; 4] = ["ca.pem", "ca.key", "server.pem", "server.key"];
 
 impl TlsMaterial {
     /// Loads the CA and leaf from `data_dir/tls`, or creates and stores them.
-    pub fn load_or_create(data_dir: Option<&Path>) -> Result<Self, Error> {
+    pub(crate) fn load_or_create(data_dir: Option<&Path>) -> Result<Self, Error> {
         let dir = data_dir.map(|d| d.join("tls"));
         let stored = dir.as_ref().and_then(|dir| {
             let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
