@@ -203,14 +203,13 @@ fn port_of(listener: &TcpListener) -> Result<u16, Failure> {
 
 fn emulator_failure(error: entra_emulator::Error) -> Failure {
     match error {
-        entra_emulator::Error::Bind { addr, reason } => {
-            let lower = reason.to_ascii_lowercase();
-            if lower.contains("in use") || lower.contains("os error 98") {
+        entra_emulator::Error::Bind { addr, source } => {
+            if source.kind() == std::io::ErrorKind::AddrInUse {
                 Failure::Misconfigured(format!(
                     "{addr} is already in use (is an emulator running? choose other ports with --emulator-port / --emulator-https-port)"
                 ))
             } else {
-                Failure::Misconfigured(format!("the emulator cannot listen on {addr}: {reason}"))
+                Failure::Misconfigured(format!("the emulator cannot listen on {addr}: {source}"))
             }
         }
         other => Failure::Misconfigured(format!("the emulator cannot start: {other}")),

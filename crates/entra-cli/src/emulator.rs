@@ -155,32 +155,28 @@ pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
 /// Explains a failed start in one line.
 fn start_failure(error: Error, args: &Args) -> Failure {
     match error {
-        Error::Bind { addr, reason } => {
-            let port = addr
-                .parse::<SocketAddr>()
-                .map(|a| a.port())
-                .unwrap_or_default();
+        Error::Bind { addr, source } => {
+            let port = addr.port();
             let (flag, var) =
                 if port == args.http_port && (args.no_https || args.http_port != args.https_port) {
                     ("--http-port", "ENTRA_EMULATOR_HTTP_PORT")
                 } else {
                     ("--https-port", "ENTRA_EMULATOR_HTTPS_PORT")
                 };
-            let lower = reason.to_ascii_lowercase();
-            if lower.contains("in use") || lower.contains("os error 98") {
-                Failure::Misconfigured(format!(
+            match source.kind() {
+                std::io::ErrorKind::AddrInUse => Failure::Misconfigured(format!(
                     "port {port} is already in use (is another emulator running? choose another port with {flag} or {var})"
-                ))
-            } else if lower.contains("permission denied") || lower.contains("os error 13") {
-                Failure::Misconfigured(format!(
-                    "not allowed to listen on port {port} ({reason}); choose a port above 1023 with {flag} or {var}"
-                ))
-            } else {
-                Failure::Misconfigured(one_line(&format!("cannot listen on {addr}: {reason}")))
+                )),
+                std::io::ErrorKind::PermissionDenied => Failure::Misconfigured(format!(
+                    "not allowed to listen on port {port} ({source}); choose a port above 1023 with {flag} or {var}"
+                )),
+                _ => {
+                    Failure::Misconfigured(one_line(&format!("cannot listen on {addr}: {source}")))
+                }
             }
         }
         Error::Config(_) => Failure::Misconfigured(one_line(&error.to_string())),
-        Error::Storage(_) => Failure::Misconfigured(one_line(&format!(
+        Error::Storage { .. } => Failure::Misconfigured(one_line(&format!(
             "{error} (check --data-dir or ENTRA_DATA_DIR)"
         ))),
         other => Failure::Failed(one_line(&other.to_string())),

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::error::ConfigError;
 
 /// The built-in demo configuration, as a file.
 pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
@@ -289,17 +290,25 @@ pub struct RoleAssignment {
 impl Directory {
     /// Parses and checks a TOML configuration.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        let directory: Directory =
-            toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
-        directory.check()?;
-        Ok(directory)
+        Ok(Self::parse(text)?)
     }
 
     /// Reads a TOML configuration file.
     pub fn from_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self::parse(&text).map_err(|problem| ConfigError::File {
+            path: path.to_owned(),
+            problem: Box::new(problem),
+        })?)
+    }
+
+    fn parse(text: &str) -> Result<Self, ConfigError> {
+        let directory: Directory = toml::from_str(text).map_err(ConfigError::Syntax)?;
+        directory.check()?;
+        Ok(directory)
     }
 
     /// The built-in demo configuration (`default.toml`).
@@ -309,33 +318,47 @@ impl Directory {
     }
 
     /// Checks ids, uniqueness and references.
-    pub fn check(&self) -> Result<(), Error> {
-        let bad = |what: String| Err(Error::Config(what));
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.tenants.is_empty() {
-            return bad("at least one tenant is required".into());
+            return Err(ConfigError::NoTenant);
         }
         let mut tenant_ids = HashSet::new();
         let mut app_ids = HashSet::new();
         for tenant in &self.tenants {
             if !is_guid(&tenant.tenant_id) {
-                return bad(format!("tenantId {:?} is not a GUID", tenant.tenant_id));
+                return Err(ConfigError::NotAGuid {
+                    field: "tenantId",
+                    value: tenant.tenant_id.clone(),
+                });
             }
             if !tenant_ids.insert(tenant.tenant_id.to_ascii_lowercase()) {
-                return bad(format!("tenant {} appears twice", tenant.tenant_id));
+                return Err(ConfigError::Duplicate {
+                    what: "tenant",
+                    value: tenant.tenant_id.clone(),
+                });
             }
             for app in &tenant.applications {
                 app.check()?;
                 if !app_ids.insert(app.app_id.to_ascii_lowercase()) {
-                    return bad(format!("appId {} appears twice", app.app_id));
+                    return Err(ConfigError::Duplicate {
+                        what: "appId",
+                        value: app.app_id.clone(),
+                    });
                 }
             }
             let mut users = HashSet::new();
             for user in &tenant.users {
                 if !is_guid(&user.object_id) {
-                    return bad(format!("user objectId {:?} is not a GUID", user.object_id));
+                    return Err(ConfigError::NotAGuid {
+                        field: "user objectId",
+                        value: user.object_id.clone(),
+                    });
                 }
                 if !users.insert(user.user_principal_name.to_ascii_lowercase()) {
-                    return bad(format!("user {} appears twice", user.user_principal_name));
+                    return Err(ConfigError::Duplicate {
+                        what: "user",
+                        value: user.user_principal_name.clone(),
+                    });
                 }
             }
         }
@@ -344,10 +367,10 @@ impl Directory {
             for app in &tenant.applications {
                 for access in &app.required_resource_access {
                     let Some(resource) = self.application(&access.resource_app_id) else {
-                        return bad(format!(
-                            "{} requests access to unknown resource {}",
-                            app.app_id, access.resource_app_id
-                        ));
+                        return Err(ConfigError::UnknownResource {
+                            app_id: app.app_id.clone(),
+                            resource: access.resource_app_id.clone(),
+                        });
                     };
                     for scope in &access.scopes {
                         if !resource
@@ -355,15 +378,18 @@ impl Directory {
                             .iter()
                             .any(|s| &s.value == scope)
                         {
-                            return bad(format!("{} exposes no scope {scope}", resource.app_id));
+                            return Err(ConfigError::UnknownScope {
+                                resource: resource.app_id.clone(),
+                                scope: scope.clone(),
+                            });
                         }
                     }
                     for role in &access.roles {
                         if !resource.has_role(role, MemberType::Application) {
-                            return bad(format!(
-                                "{} has no application role {role}",
-                                resource.app_id
-                            ));
+                            return Err(ConfigError::UnknownApplicationRole {
+                                resource: resource.app_id.clone(),
+                                role: role.clone(),
+                            });
                         }
                     }
                 }
@@ -374,12 +400,11 @@ impl Directory {
                         .application(&assignment.resource_app_id)
                         .is_some_and(|a| a.has_role(&assignment.app_role, MemberType::User));
                     if !ok {
-                        return bad(format!(
-                            "user {} is assigned unknown role {} of {}",
-                            user.user_principal_name,
-                            assignment.app_role,
-                            assignment.resource_app_id
-                        ));
+                        return Err(ConfigError::UnknownUserRole {
+                            user: user.user_principal_name.clone(),
+                            role: assignment.app_role.clone(),
+                            resource: assignment.resource_app_id.clone(),
+                        });
                     }
                 }
             }
@@ -424,27 +449,28 @@ impl Tenant {
 }
 
 impl Application {
-    fn check(&self) -> Result<(), Error> {
+    fn check(&self) -> Result<(), ConfigError> {
         if !is_guid(&self.app_id) {
-            return Err(Error::Config(format!(
-                "appId {:?} is not a GUID",
-                self.app_id
-            )));
+            return Err(ConfigError::NotAGuid {
+                field: "appId",
+                value: self.app_id.clone(),
+            });
         }
-        if let Some(v) = self.access_token_accepted_version {
-            if v != 1 && v != 2 {
-                return Err(Error::Config(format!(
-                    "{}: accessTokenAcceptedVersion must be 1 or 2",
-                    self.app_id
-                )));
+        if let Some(version) = self.access_token_accepted_version {
+            if version != 1 && version != 2 {
+                return Err(ConfigError::TokenVersion {
+                    app_id: self.app_id.clone(),
+                    version,
+                });
             }
         }
         for uri in self.all_redirect_uris() {
-            if url::Url::parse(uri).is_err() {
-                return Err(Error::Config(format!(
-                    "{}: redirect URI {uri:?} is not a URL",
-                    self.app_id
-                )));
+            if let Err(source) = url::Url::parse(uri) {
+                return Err(ConfigError::RedirectUri {
+                    app_id: self.app_id.clone(),
+                    uri: uri.clone(),
+                    source,
+                });
             }
         }
         Ok(())
@@ -508,8 +534,17 @@ mod tests {
                 resource_app_id: api,
                 app_role: "Nope".into(),
             });
-        assert!(d.check().is_err());
-        assert!(Directory::from_toml("tenants = []").is_err());
-        assert!(Directory::from_toml("nonsense").is_err());
+        assert!(matches!(
+            d.check(),
+            Err(ConfigError::UnknownUserRole { role, .. }) if role == "Nope"
+        ));
+        assert!(matches!(
+            Directory::from_toml("tenants = []"),
+            Err(Error::Config(ConfigError::NoTenant))
+        ));
+        assert!(matches!(
+            Directory::from_toml("nonsense"),
+            Err(Error::Config(ConfigError::Syntax(_)))
+        ));
     }
 }

@@ -2,36 +2,307 @@
 //! Entra sends them (JSON with an `AADSTSnnnnn:` description, error codes,
 //! trace and correlation ids, timestamp).
 
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use aws_lc_rs::error::{KeyRejected, Unspecified};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::util;
 
-/// What can go wrong starting or configuring the emulator.
+/// What can go wrong starting, configuring or administering the emulator.
+///
+/// Each variant carries what failed and the cause. The message
+/// (`to_string()`) includes the cause's text, so one line explains the
+/// failure; [`source`](std::error::Error::source) gives the cause itself.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
-    Config(String),
-    /// A file in the data directory could not be read or written.
-    #[error("data directory: {0}")]
-    Storage(String),
+    Config(#[from] ConfigError),
+    /// A file in the data directory could not be read or written. Contents
+    /// that cannot be parsed are an [`io::ErrorKind::InvalidData`] error
+    /// wrapping the parser's error.
+    #[error("data directory: {}: {source}", path.display())]
+    Storage {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {reason}")]
+    #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// The address.
-        addr: String,
-        /// Why.
-        reason: String,
+        addr: SocketAddr,
+        /// Why (`AddrInUse`, `PermissionDenied`...).
+        source: io::Error,
     },
     /// An administrative request was refused.
-    #[error("{0}")]
-    Admin(String),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     /// A key or certificate operation failed.
     #[error("crypto: {0}")]
-    Crypto(String),
+    Crypto(#[from] CryptoError),
+}
+
+impl Error {
+    /// A storage error for `path`.
+    pub(crate) fn storage(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Storage {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A storage error for a file at `path` whose contents cannot be parsed.
+    pub(crate) fn unreadable(
+        path: impl Into<PathBuf>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::storage(path, io::Error::new(io::ErrorKind::InvalidData, cause))
+    }
+}
+
+/// What is wrong with a directory configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The text is not TOML of the directory's shape.
+    #[error("{0}")]
+    Syntax(#[source] toml::de::Error),
+    /// The configuration file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The configuration file has a problem.
+    #[error("{}: {problem}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The problem.
+        #[source]
+        problem: Box<ConfigError>,
+    },
+    /// There is no tenant.
+    #[error("at least one tenant is required")]
+    NoTenant,
+    /// An id that must be a GUID is not one.
+    #[error("{field} {value:?} is not a GUID")]
+    NotAGuid {
+        /// Which id: `tenantId`, `appId`, `user objectId`.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A tenant, application or user appears twice.
+    #[error("{what} {value} appears twice")]
+    Duplicate {
+        /// What: `tenant`, `appId`, `user`.
+        what: &'static str,
+        /// The tenant id, app id or user principal name.
+        value: String,
+    },
+    /// An application requests access to an API the directory does not have.
+    #[error("{app_id} requests access to unknown resource {resource}")]
+    UnknownResource {
+        /// The requesting application.
+        app_id: String,
+        /// The resource's app id.
+        resource: String,
+    },
+    /// An application requests a delegated scope the API does not expose.
+    #[error("{resource} exposes no scope {scope}")]
+    UnknownScope {
+        /// The API's app id.
+        resource: String,
+        /// The scope value.
+        scope: String,
+    },
+    /// An application requests an application role the API does not have.
+    #[error("{resource} has no application role {role}")]
+    UnknownApplicationRole {
+        /// The API's app id.
+        resource: String,
+        /// The role value.
+        role: String,
+    },
+    /// A user is assigned a role the API does not offer to users.
+    #[error("user {user} is assigned unknown role {role} of {resource}")]
+    UnknownUserRole {
+        /// The user principal name.
+        user: String,
+        /// The role value.
+        role: String,
+        /// The API's app id.
+        resource: String,
+    },
+    /// `accessTokenAcceptedVersion` is neither 1 nor 2.
+    #[error("{app_id}: accessTokenAcceptedVersion must be 1 or 2")]
+    TokenVersion {
+        /// The application.
+        app_id: String,
+        /// The version given.
+        version: u8,
+    },
+    /// A redirect URI is not a URL.
+    #[error("{app_id}: redirect URI {uri:?} is not a URL")]
+    RedirectUri {
+        /// The application.
+        app_id: String,
+        /// The URI given.
+        uri: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+}
+
+/// Why an administrative change or token request was refused. The
+/// administration API answers 404 for the unknown tenant, user and
+/// application variants, 409 for those that exist already, 422 for the rest.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// No tenant has this id or domain.
+    #[error("no tenant {tenant}")]
+    UnknownTenant {
+        /// The id or domain given.
+        tenant: String,
+    },
+    /// The tenant has no user with this object id or user principal name.
+    #[error("no user {user} in {domain}")]
+    UnknownUser {
+        /// The object id or user principal name given.
+        user: String,
+        /// The tenant's domain.
+        domain: String,
+    },
+    /// The tenant has no application with this app id.
+    #[error("no application {app_id} in {domain}")]
+    UnknownApplication {
+        /// The app id given.
+        app_id: String,
+        /// The tenant's domain.
+        domain: String,
+    },
+    /// A user with this user principal name exists.
+    #[error("user {upn} already exists in {domain}")]
+    UserExists {
+        /// The user principal name.
+        upn: String,
+        /// The tenant's domain.
+        domain: String,
+    },
+    /// A user with this object id exists.
+    #[error("a user with objectId {object_id} already exists in {domain}")]
+    ObjectIdTaken {
+        /// The object id.
+        object_id: String,
+        /// The tenant's domain.
+        domain: String,
+    },
+    /// An application with this app id exists (in any tenant).
+    #[error("application {app_id} already exists")]
+    ApplicationExists {
+        /// The app id.
+        app_id: String,
+    },
+    /// Another application has this App ID URI.
+    #[error("identifier URI {uri} is already used by {app_id}")]
+    IdentifierUriTaken {
+        /// The App ID URI.
+        uri: String,
+        /// The application that has it.
+        app_id: String,
+    },
+    /// The user principal name is empty or has surrounding spaces.
+    #[error("userPrincipalName must be non-empty, without surrounding spaces")]
+    UserPrincipalName {
+        /// The value given.
+        upn: String,
+    },
+    /// The change would leave the directory invalid.
+    #[error("{0}")]
+    InvalidDirectory(#[source] ConfigError),
+    /// A token request that cannot be minted.
+    #[error(transparent)]
+    Mint(#[from] MintError),
+}
+
+/// Why a request to mint a token directly was refused (answered 422).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MintError {
+    /// `clientId` names no application and is not a GUID.
+    #[error("clientId {client_id:?} is not a GUID")]
+    ClientIdNotAGuid {
+        /// The value given.
+        client_id: String,
+    },
+    /// `resource` names no API.
+    #[error("no resource {resource:?}")]
+    UnknownResource {
+        /// The value given.
+        resource: String,
+    },
+    /// `user` names no user of the tenant.
+    #[error("no user {user} in {domain}")]
+    UnknownUser {
+        /// The object id or user principal name given.
+        user: String,
+        /// The tenant's domain.
+        domain: String,
+    },
+    /// Scopes were asked for an app-only token.
+    #[error(
+        "scopes are for user tokens: app-only tokens carry the client's application permissions (or set \"roles\" in claims)"
+    )]
+    ScopesWithoutUser,
+}
+
+/// A key or certificate operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// A new signing key could not be generated.
+    #[error("key generation: {0}")]
+    KeyGeneration(#[source] Unspecified),
+    /// A new signing key could not be encoded as PKCS#8.
+    #[error("key encoding: {0}")]
+    KeyEncoding(#[source] Unspecified),
+    /// A stored signing key is not a usable RSA key.
+    #[error("stored key: {0}")]
+    StoredKey(#[source] KeyRejected),
+    /// A token could not be signed.
+    #[error("signing: {0}")]
+    Signing(#[source] Unspecified),
+    /// A signing key's certificate could not be made.
+    #[error("certificate: {0}")]
+    Certificate(#[source] rcgen::Error),
+    /// The TLS certificate authority or server certificate could not be made.
+    #[error("TLS certificate generation: {0}")]
+    TlsGeneration(#[source] rcgen::Error),
+    /// A TLS certificate or key just made could not be read back.
+    #[error("TLS PEM: {0}")]
+    TlsPem(#[source] rustls::pki_types::pem::Error),
+    /// rustls refused the TLS settings or the certificate.
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+    /// The tenant has no signing key.
+    #[error("no signing key for tenant {tenant}")]
+    NoSigningKey {
+        /// The tenant id.
+        tenant: String,
+    },
 }
 
 /// An OAuth 2.0 error answer from the token, device-code or authorize endpoints.
@@ -175,10 +446,62 @@ impl IntoResponse for OAuthError {
 
 /// `Cache-Control: no-store, no-cache` and `Pragma: no-cache`, as Entra's
 /// token responses carry.
-pub fn no_store(headers: &mut http::HeaderMap) {
+pub(crate) fn no_store(headers: &mut http::HeaderMap) {
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store, no-cache"),
     );
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_failed_and_sources_keep_the_cause() {
+        let denied = Error::storage(
+            "/data/keys",
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert!(
+            denied
+                .to_string()
+                .starts_with("data directory: /data/keys: "),
+            "{denied}"
+        );
+        let cause = std::error::Error::source(&denied).and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            cause.map(io::Error::kind),
+            Some(io::ErrorKind::PermissionDenied)
+        );
+
+        let corrupt = Error::unreadable("/data/consents.json", "not JSON");
+        assert!(matches!(
+            &corrupt,
+            Error::Storage { source, .. } if source.kind() == io::ErrorKind::InvalidData
+        ));
+
+        let config = Error::from(ConfigError::NotAGuid {
+            field: "appId",
+            value: "x".into(),
+        });
+        assert_eq!(
+            config.to_string(),
+            "invalid configuration: appId \"x\" is not a GUID"
+        );
+
+        // Refusals read as they did when they were strings.
+        let admin = Error::from(AdminError::UnknownTenant {
+            tenant: "fabrikam.com".into(),
+        });
+        assert_eq!(admin.to_string(), "no tenant fabrikam.com");
+        let mint = Error::from(AdminError::Mint(MintError::UnknownResource {
+            resource: "api://x".into(),
+        }));
+        assert_eq!(mint.to_string(), "no resource \"api://x\"");
+
+        let crypto = Error::from(CryptoError::NoSigningKey { tenant: "t".into() });
+        assert_eq!(crypto.to_string(), "crypto: no signing key for tenant t");
+    }
 }

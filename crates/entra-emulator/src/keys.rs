@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::error::{AdminError, CryptoError};
 use crate::util::{b64url, sha1_b64};
 
 /// One signing key and its certificate.
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     /// `kid` (= `x5t`, the base64url SHA-1 thumbprint of the certificate).
     pub kid: String,
     pair: RsaKeyPair,
@@ -45,12 +46,11 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// A new key with a fresh self-signed certificate.
-    pub fn generate(now: i64) -> Result<Self, Error> {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
-            .map_err(|e| Error::Crypto(format!("key generation: {e}")))?;
+    pub(crate) fn generate(now: i64) -> Result<Self, Error> {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(CryptoError::KeyGeneration)?;
         let pkcs8 = pair
             .as_der()
-            .map_err(|e| Error::Crypto(format!("key encoding: {e}")))?
+            .map_err(CryptoError::KeyEncoding)?
             .as_ref()
             .to_vec();
         let cert_der = self_signed_certificate(&pkcs8)?;
@@ -63,8 +63,7 @@ impl SigningKey {
         created: i64,
         retired: Option<i64>,
     ) -> Result<Self, Error> {
-        let pair = RsaKeyPair::from_pkcs8(&pkcs8)
-            .map_err(|e| Error::Crypto(format!("stored key: {e}")))?;
+        let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(CryptoError::StoredKey)?;
         Ok(SigningKey {
             kid: sha1_b64(&cert_der),
             pair,
@@ -76,12 +75,12 @@ impl SigningKey {
     }
 
     /// When it stopped signing (Unix seconds), if it was rotated out.
-    pub fn retired(&self) -> Option<i64> {
+    pub(crate) fn retired(&self) -> Option<i64> {
         Some(self.retired.load(Ordering::Acquire)).filter(|&at| at != i64::MAX)
     }
 
     /// Signs `header.payload` with RS256 and returns the compact JWS.
-    pub fn sign(&self, header: &Value, claims: &Value) -> Result<String, Error> {
+    pub(crate) fn sign(&self, header: &Value, claims: &Value) -> Result<String, Error> {
         let input = format!(
             "{}.{}",
             b64url(header.to_string().as_bytes()),
@@ -95,12 +94,12 @@ impl SigningKey {
                 input.as_bytes(),
                 &mut signature,
             )
-            .map_err(|e| Error::Crypto(format!("signing: {e}")))?;
+            .map_err(CryptoError::Signing)?;
         Ok(format!("{input}.{}", b64url(&signature)))
     }
 
     /// The public key as Entra publishes it, with an `issuer` property.
-    pub fn jwk(&self, issuer: Option<&str>) -> Value {
+    pub(crate) fn jwk(&self, issuer: Option<&str>) -> Value {
         let public = self.pair.public_key();
         let mut jwk = json!({
             "kty": "RSA",
@@ -118,7 +117,7 @@ impl SigningKey {
     }
 
     /// The PKCS#1 DER public key (to verify what this key signed).
-    pub fn public_key_der(&self) -> Vec<u8> {
+    pub(crate) fn public_key_der(&self) -> Vec<u8> {
         self.pair.public_key().as_ref().to_vec()
     }
 }
@@ -127,16 +126,14 @@ impl SigningKey {
 fn self_signed_certificate(pkcs8: &[u8]) -> Result<Vec<u8>, Error> {
     let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.to_vec());
     let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256)
-        .map_err(|e| Error::Crypto(format!("certificate key: {e}")))?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
-        .map_err(|e| Error::Crypto(format!("certificate: {e}")))?;
+        .map_err(CryptoError::Certificate)?;
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(CryptoError::Certificate)?;
     params.distinguished_name.push(
         rcgen::DnType::CommonName,
         "accounts.accesscontrol.windows.net (entra-emulator)",
     );
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| Error::Crypto(format!("certificate: {e}")))?;
+    let cert = params.self_signed(&key).map_err(CryptoError::Certificate)?;
     Ok(cert.der().to_vec())
 }
 
@@ -172,7 +169,7 @@ impl TenantKeys {
 
 /// All tenants' keys.
 #[derive(Debug)]
-pub struct KeyRing {
+pub(crate) struct KeyRing {
     tenants: RwLock<HashMap<String, TenantKeys>>,
     dir: Option<PathBuf>,
     grace: i64,
@@ -181,7 +178,7 @@ pub struct KeyRing {
 impl KeyRing {
     /// Loads each tenant's keys from `data_dir/keys/{tenant}.json`, creating
     /// (and saving) a key for tenants that have none.
-    pub fn load(
+    pub(crate) fn load(
         data_dir: Option<&Path>,
         tenant_ids: &[String],
         grace: i64,
@@ -189,8 +186,7 @@ impl KeyRing {
     ) -> Result<Self, Error> {
         let dir = data_dir.map(|d| d.join("keys"));
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
         }
         let ring = KeyRing {
             tenants: RwLock::new(HashMap::new()),
@@ -204,7 +200,7 @@ impl KeyRing {
     }
 
     /// Makes sure a tenant has keys (loading or creating them).
-    pub fn ensure_tenant(&self, tid: &str, now: i64) -> Result<(), Error> {
+    pub(crate) fn ensure_tenant(&self, tid: &str, now: i64) -> Result<(), Error> {
         let tid = tid.to_ascii_lowercase();
         if self.read().contains_key(&tid) {
             return Ok(());
@@ -239,7 +235,7 @@ impl KeyRing {
     }
 
     /// The key that signs the tenant's tokens now.
-    pub fn active(&self, tid: &str) -> Option<Arc<SigningKey>> {
+    pub(crate) fn active(&self, tid: &str) -> Option<Arc<SigningKey>> {
         let tenants = self.read();
         let keys = tenants.get(&tid.to_ascii_lowercase())?;
         keys.keys.get(keys.active).cloned()
@@ -247,7 +243,7 @@ impl KeyRing {
 
     /// The keys the tenant publishes: the active one, the next one, and those
     /// retired less than the grace period ago.
-    pub fn published(&self, tid: &str, now: i64) -> Vec<Arc<SigningKey>> {
+    pub(crate) fn published(&self, tid: &str, now: i64) -> Vec<Arc<SigningKey>> {
         let tenants = self.read();
         tenants
             .get(&tid.to_ascii_lowercase())
@@ -262,7 +258,7 @@ impl KeyRing {
     }
 
     /// Every published key of every tenant (the `common` key set), with its tenant.
-    pub fn all_published(&self, now: i64) -> Vec<(String, Arc<SigningKey>)> {
+    pub(crate) fn all_published(&self, now: i64) -> Vec<(String, Arc<SigningKey>)> {
         let tids: Vec<String> = self.read().keys().cloned().collect();
         tids.into_iter()
             .flat_map(|tid| {
@@ -274,7 +270,7 @@ impl KeyRing {
     }
 
     /// Any published key by `kid` (to check tokens the emulator issued).
-    pub fn find(&self, kid: &str, now: i64) -> Option<(String, Arc<SigningKey>)> {
+    pub(crate) fn find(&self, kid: &str, now: i64) -> Option<(String, Arc<SigningKey>)> {
         self.all_published(now)
             .into_iter()
             .find(|(_, k)| k.kid == kid)
@@ -287,13 +283,15 @@ impl KeyRing {
     /// next key, so validators that cached the key set before the rotation
     /// verify the new tokens without fetching it again; a fresh next key is
     /// published in its place.
-    pub fn rotate(&self, tid: &str, now: i64) -> Result<String, Error> {
+    pub(crate) fn rotate(&self, tid: &str, now: i64) -> Result<String, Error> {
         let tid = tid.to_ascii_lowercase();
         let fresh = Arc::new(SigningKey::generate(now)?);
         let mut tenants = self.write();
         let keys = tenants
             .get_mut(&tid)
-            .ok_or_else(|| Error::Admin(format!("unknown tenant {tid}")))?;
+            .ok_or_else(|| AdminError::UnknownTenant {
+                tenant: tid.clone(),
+            })?;
         let old = keys.keys[keys.active].clone();
         let _ = old
             .retired
@@ -309,11 +307,11 @@ impl KeyRing {
         keys.keys.push(fresh);
         keys.keys
             .retain(|k| k.retired().is_none_or(|at| now < at + self.grace));
-        keys.active = keys
-            .keys
-            .iter()
-            .position(|k| k.kid == kid)
-            .ok_or_else(|| Error::Crypto("the promoted key vanished".into()))?;
+        keys.active = keys.keys.iter().position(|k| k.kid == kid).ok_or_else(|| {
+            CryptoError::NoSigningKey {
+                tenant: tid.clone(),
+            }
+        })?;
         self.save_tenant(&tid, keys)?;
         Ok(kid)
     }
@@ -329,17 +327,13 @@ impl KeyRing {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Storage(format!("{}: {e}", path.display()))),
+            Err(e) => return Err(Error::storage(path, e)),
         };
-        let stored: StoredTenant = serde_json::from_str(&text)
-            .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+        let stored: StoredTenant =
+            serde_json::from_str(&text).map_err(|e| Error::unreadable(&path, e))?;
         let mut keys = Vec::new();
         for key in stored.keys {
-            let decode = |s: &str| {
-                STANDARD
-                    .decode(s)
-                    .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))
-            };
+            let decode = |s: &str| STANDARD.decode(s).map_err(|e| Error::unreadable(&path, e));
             keys.push(Arc::new(SigningKey::from_parts(
                 decode(&key.pkcs8)?,
                 decode(&key.certificate)?,
@@ -350,9 +344,7 @@ impl KeyRing {
         let active = keys
             .iter()
             .position(|k| k.kid == stored.active)
-            .ok_or_else(|| {
-                Error::Storage(format!("{}: the active key is missing", path.display()))
-            })?;
+            .ok_or_else(|| Error::unreadable(&path, "the active key is missing"))?;
         Ok(Some(TenantKeys { active, keys }))
     }
 
@@ -374,7 +366,7 @@ impl KeyRing {
                 .collect(),
         };
         let text =
-            serde_json::to_string_pretty(&stored).map_err(|e| Error::Storage(e.to_string()))?;
+            serde_json::to_string_pretty(&stored).map_err(|e| Error::storage(&path, e.into()))?;
         crate::store::write_atomically(&path, text.as_bytes())
     }
 }

@@ -6,14 +6,14 @@ use crate::error::OAuthError;
 use crate::state::{ConsentStore, State};
 
 /// The scopes every OpenID Connect client may ask for.
-pub const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub(crate) const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 /// Microsoft Graph's app id: tokens asked with only OpenID Connect scopes are for it.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// One requested resource scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceScope {
+pub(crate) struct ResourceScope {
     /// The resource's app id.
     pub resource_app_id: String,
     /// How the request named the resource (App ID URI or app id): the v1 `aud`.
@@ -24,7 +24,7 @@ pub struct ResourceScope {
 
 /// A parsed `scope` parameter.
 #[derive(Debug, Clone, Default)]
-pub struct Requested {
+pub(crate) struct Requested {
     /// `openid`, `profile`, `email`, `offline_access` as asked.
     pub oidc: Vec<String>,
     /// Resource scopes, in order.
@@ -33,12 +33,12 @@ pub struct Requested {
 
 impl Requested {
     /// Whether `name` (an OpenID Connect scope) was asked for.
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.oidc.iter().any(|s| s == name)
     }
 
     /// The resource of the first resource scope, and the scopes asked of it.
-    pub fn first_resource(&self) -> Option<(&ResourceScope, Vec<&ResourceScope>)> {
+    pub(crate) fn first_resource(&self) -> Option<(&ResourceScope, Vec<&ResourceScope>)> {
         let first = self.resource.first()?;
         let same = self
             .resource
@@ -49,14 +49,14 @@ impl Requested {
     }
 
     /// Whether every resource scope names one resource.
-    pub fn single_resource(&self) -> bool {
+    pub(crate) fn single_resource(&self) -> bool {
         self.resource
             .windows(2)
             .all(|w| w[0].resource_app_id == w[1].resource_app_id)
     }
 
     /// The full scope strings, as they were asked.
-    pub fn to_strings(&self) -> Vec<String> {
+    pub(crate) fn to_strings(&self) -> Vec<String> {
         self.oidc
             .iter()
             .cloned()
@@ -70,7 +70,7 @@ impl Requested {
 }
 
 /// Parses a space-separated `scope` parameter against the directory.
-pub fn parse(directory: &Directory, scope: &str) -> Result<Requested, OAuthError> {
+pub(crate) fn parse(directory: &Directory, scope: &str) -> Result<Requested, OAuthError> {
     let mut requested = Requested::default();
     for item in scope.split(' ').filter(|s| !s.is_empty()) {
         if OIDC.contains(&item) {
@@ -112,7 +112,7 @@ pub fn parse(directory: &Directory, scope: &str) -> Result<Requested, OAuthError
 
 /// The delegated scopes `client` holds on `resource` for `user`: admin
 /// consent plus the user's own consent.
-pub fn consented(
+pub(crate) fn consented(
     state: &State,
     tenant: &Tenant,
     client: &Application,
@@ -145,7 +145,10 @@ pub fn consented(
 
 /// The delegated scopes to grant for `asked` (all on one resource), or the
 /// scopes that still need the user's consent.
-pub fn grant(consented: &[String], asked: &[&ResourceScope]) -> Result<Vec<String>, Vec<String>> {
+pub(crate) fn grant(
+    consented: &[String],
+    asked: &[&ResourceScope],
+) -> Result<Vec<String>, Vec<String>> {
     if asked.iter().any(|s| s.value == ".default") {
         return Ok(consented.to_vec());
     }
@@ -162,7 +165,7 @@ pub fn grant(consented: &[String], asked: &[&ResourceScope]) -> Result<Vec<Strin
 }
 
 /// The application permissions `client` was granted on `resource` (admin consent only).
-pub fn app_permissions(client: &Application, resource: &Application) -> Vec<String> {
+pub(crate) fn app_permissions(client: &Application, resource: &Application) -> Vec<String> {
     let mut roles: Vec<String> = client
         .required_resource_access
         .iter()

@@ -15,11 +15,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Directory;
-use crate::endpoints::{discovery, token};
+use crate::endpoints::{devicecode, discovery, token};
 use crate::keys::KeyRing;
 use crate::state::{Listener, RequestRecord, State as Shared, lock};
 use crate::tls::{TlsListener, TlsMaterial};
-use crate::{Error, admin, device, pages};
+use crate::{Error, admin, pages};
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -71,8 +71,7 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> Result<Self, Error> {
         config.directory.check()?;
         if let Some(dir) = &config.data_dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
         }
         let directory = admin::apply_journal(config.directory.clone(), config.data_dir.as_deref())?;
         let now = crate::util::now();
@@ -85,19 +84,26 @@ impl Emulator {
         let keys = KeyRing::load(config.data_dir.as_deref(), &tenant_ids, grace, now)?;
 
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|e| Error::Bind {
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })
+        };
+        let bound = |addr: SocketAddr, listener: &TcpListener| {
+            listener
+                .local_addr()
+                .map_err(|source| Error::Bind { addr, source })
         };
         let http = bind(config.http_addr).await?;
-        let http_addr = http
-            .local_addr()
-            .map_err(|e| Error::Storage(e.to_string()))?;
+        let http_addr = bound(config.http_addr, &http)?;
         let https = match config.https_addr {
-            Some(addr) => Some(bind(addr).await?),
+            Some(addr) => {
+                let listener = bind(addr).await?;
+                let local = bound(addr, &listener)?;
+                Some((listener, local))
+            }
             None => None,
         };
+        let https_addr = https.as_ref().map(|(_, addr)| *addr);
         let host = config
             .public_host
             .clone()
@@ -106,16 +112,7 @@ impl Emulator {
                 ip => ip.to_string(),
             });
         let http_base = format!("http://{host}:{}", http_addr.port());
-        let https_base = match &https {
-            Some(listener) => {
-                let port = listener
-                    .local_addr()
-                    .map_err(|e| Error::Storage(e.to_string()))?
-                    .port();
-                Some(format!("https://{host}:{port}"))
-            }
-            None => None,
-        };
+        let https_base = https_addr.map(|addr| format!("https://{host}:{}", addr.port()));
         // Entra's issuers are https, and MSAL Node insists that the issuer
         // share the authority's scheme and host: the HTTPS base when there is
         // one, else the HTTP base; never a request's Host header.
@@ -139,25 +136,20 @@ impl Emulator {
 
         let (shutdown, _) = watch::channel(false);
         let mut tasks = Vec::new();
-        let mut https_addr = None;
         let mut tls = None;
-        if let Some(listener) = https {
-            let addr = listener
-                .local_addr()
-                .map_err(|e| Error::Storage(e.to_string()))?;
+        if let Some((listener, addr)) = https {
             let material = TlsMaterial::load_or_create(config.data_dir.as_deref())?;
             *state
                 .https_base
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = https_base.clone();
             let listener = TlsListener::new(listener, material.server_config.clone())
-                .map_err(|e| Error::Storage(e.to_string()))?;
+                .map_err(|source| Error::Bind { addr, source })?;
             tasks.push(serve(
                 listener,
                 router(state.clone(), Listener::Https),
                 shutdown.subscribe(),
             ));
-            https_addr = Some(addr);
             tls = Some(material);
         }
         tasks.push(serve(
@@ -301,8 +293,15 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
             "/{tenant}/oauth2/token",
             post(token::endpoint::<true>).options(token::preflight),
         )
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(devicecode::endpoint::<false>),
+        )
+        .route(
+            "/{tenant}/oauth2/devicecode",
+            post(devicecode::endpoint::<true>),
+        )
         .merge(pages::routes())
-        .merge(device::routes())
         .merge(admin::routes())
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(Extension(listener))

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Directory, Tenant};
-use crate::forms::FormTokens;
 use crate::keys::KeyRing;
+use crate::pages::anti_forgery::FormTokens;
 use crate::store::JsonFile;
 
 /// Which listener a request came in on: endpoint URLs in discovery documents
 /// point back to the same listener. (The issuer never depends on it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
+pub(crate) enum Listener {
     /// The plain-HTTP listener.
     Http,
     /// The HTTPS listener.
@@ -25,7 +25,7 @@ pub enum Listener {
 
 /// A code issued by `/authorize`, waiting for redemption.
 #[derive(Debug, Clone)]
-pub struct AuthCode {
+pub(crate) struct AuthCode {
     pub tenant_id: String,
     pub client_id: String,
     pub redirect_uri: String,
@@ -41,7 +41,7 @@ pub struct AuthCode {
 
 /// A refresh token's record (stored under the SHA-256 of the token).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefreshRecord {
+pub(crate) struct RefreshRecord {
     pub family: String,
     pub tenant_id: String,
     pub client_id: String,
@@ -58,20 +58,20 @@ pub struct RefreshRecord {
 
 /// Persisted refresh tokens and revoked families.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct RefreshStore {
+pub(crate) struct RefreshStore {
     pub tokens: HashMap<String, RefreshRecord>,
     pub revoked_families: HashSet<String>,
 }
 
 /// A user's consent to a client's delegated scopes on a resource.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ConsentStore {
+pub(crate) struct ConsentStore {
     /// `"{tenant}|{user}|{client}|{resource}"` → scope values.
     pub grants: HashMap<String, HashSet<String>>,
 }
 
 impl ConsentStore {
-    pub fn key(tenant: &str, user: &str, client: &str, resource: &str) -> String {
+    pub(crate) fn key(tenant: &str, user: &str, client: &str, resource: &str) -> String {
         format!(
             "{}|{}|{}|{}",
             tenant.to_ascii_lowercase(),
@@ -84,7 +84,7 @@ impl ConsentStore {
 
 /// A device-code flow in progress.
 #[derive(Debug, Clone)]
-pub struct DeviceFlow {
+pub(crate) struct DeviceFlow {
     pub tenant_id: String,
     pub client_id: String,
     pub user_code: String,
@@ -97,7 +97,7 @@ pub struct DeviceFlow {
 
 /// Where a device-code flow stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceStatus {
+pub(crate) enum DeviceStatus {
     /// Waiting for the user.
     Pending,
     /// The user signed in and approved.
@@ -125,7 +125,7 @@ pub struct RequestRecord {
 
 /// A signed-in browser session at the emulator (single sign-on).
 #[derive(Debug, Clone)]
-pub struct BrowserSession {
+pub(crate) struct BrowserSession {
     pub tenant_id: String,
     pub user_id: String,
     pub auth_time: i64,
@@ -133,7 +133,7 @@ pub struct BrowserSession {
 
 /// Everything the handlers share.
 #[derive(Debug)]
-pub struct State {
+pub(crate) struct State {
     /// The directory as an immutable snapshot: readers take the `Arc` and
     /// borrow from it without holding the lock or copying tenants; an
     /// administrative change swaps in a new snapshot.
@@ -153,29 +153,27 @@ pub struct State {
     pub sessions: Mutex<HashMap<String, BrowserSession>>,
     pub log: Mutex<VecDeque<RequestRecord>>,
     /// Pending sign-in and consent forms.
-    pub(crate) sign_in_forms: FormTokens<crate::pages::txn::Pending>,
+    pub(crate) sign_in_forms: FormTokens<crate::pages::authorize::txn::Pending>,
     /// Pending device-code verification steps.
-    pub(crate) device_forms: FormTokens<crate::device::Stage>,
+    pub(crate) device_forms: FormTokens<crate::pages::devicelogin::Stage>,
 }
 
 /// A tenant of a directory snapshot, borrowed without copying it: the
 /// snapshot lives as long as the reference.
 #[derive(Debug, Clone)]
-pub struct TenantRef {
+pub(crate) struct TenantRef {
     directory: Arc<Directory>,
     index: usize,
 }
 
 impl TenantRef {
     /// The first tenant of `directory` that `matches`.
-    pub fn find(directory: Arc<Directory>, matches: impl Fn(&Tenant) -> bool) -> Option<Self> {
+    pub(crate) fn find(
+        directory: Arc<Directory>,
+        matches: impl Fn(&Tenant) -> bool,
+    ) -> Option<Self> {
         let index = directory.tenants.iter().position(matches)?;
         Some(TenantRef { directory, index })
-    }
-
-    /// The snapshot the tenant belongs to.
-    pub fn directory(&self) -> &Directory {
-        &self.directory
     }
 }
 
@@ -189,10 +187,10 @@ impl std::ops::Deref for TenantRef {
 }
 
 /// Requests kept in the log.
-pub const LOG_CAPACITY: usize = 10_000;
+pub(crate) const LOG_CAPACITY: usize = 10_000;
 
 impl State {
-    pub fn new(
+    pub(crate) fn new(
         directory: Directory,
         keys: KeyRing,
         data_dir: Option<PathBuf>,
@@ -220,7 +218,7 @@ impl State {
     }
 
     /// Now, in Unix seconds, on the emulator's (possibly shifted) clock.
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         let fixed = self.clock_fixed.load(Ordering::Acquire);
         let base = if fixed == i64::MIN {
             std::time::SystemTime::now()
@@ -233,18 +231,18 @@ impl State {
     }
 
     /// Shifts the clock by `seconds` (relative to real time or the fixed time).
-    pub fn set_clock_offset(&self, seconds: i64) {
+    pub(crate) fn set_clock_offset(&self, seconds: i64) {
         self.clock_offset.store(seconds, Ordering::Release);
     }
 
     /// Freezes the clock at `unix` seconds (`None`: real time again).
-    pub fn set_clock_fixed(&self, unix: Option<i64>) {
+    pub(crate) fn set_clock_fixed(&self, unix: Option<i64>) {
         self.clock_fixed
             .store(unix.unwrap_or(i64::MIN), Ordering::Release);
     }
 
     /// The current directory snapshot.
-    pub fn dir(&self) -> Arc<Directory> {
+    pub(crate) fn dir(&self) -> Arc<Directory> {
         Arc::clone(
             &self
                 .directory
@@ -254,21 +252,21 @@ impl State {
     }
 
     /// The directory for a change: replace the snapshot it holds.
-    pub fn dir_mut(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Directory>> {
+    pub(crate) fn dir_mut(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Directory>> {
         self.directory
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The tenant named by id or domain, in the current snapshot.
-    pub fn tenant(&self, name: &str) -> Option<TenantRef> {
+    pub(crate) fn tenant(&self, name: &str) -> Option<TenantRef> {
         TenantRef::find(self.dir(), |t| {
             t.tenant_id.eq_ignore_ascii_case(name) || t.domain.eq_ignore_ascii_case(name)
         })
     }
 
     /// The base URL for endpoints served on `listener`.
-    pub fn base(&self, listener: Listener) -> String {
+    pub(crate) fn base(&self, listener: Listener) -> String {
         match listener {
             Listener::Https => read(&self.https_base)
                 .clone()
@@ -278,7 +276,7 @@ impl State {
     }
 
     /// The v2.0 issuer of a tenant (`{tenantid}` for the multi-tenant documents).
-    pub fn issuer_v2(&self, tid: &str) -> String {
+    pub(crate) fn issuer_v2(&self, tid: &str) -> String {
         if self.dir().settings.entra_issuers {
             format!("https://login.microsoftonline.com/{tid}/v2.0")
         } else {
@@ -287,7 +285,7 @@ impl State {
     }
 
     /// The v1.0 issuer of a tenant.
-    pub fn issuer_v1(&self, tid: &str) -> String {
+    pub(crate) fn issuer_v1(&self, tid: &str) -> String {
         if self.dir().settings.entra_issuers {
             format!("https://sts.windows.net/{tid}/")
         } else {
@@ -296,7 +294,7 @@ impl State {
     }
 
     /// Records a request in the bounded log.
-    pub fn record(&self, record: RequestRecord) {
+    pub(crate) fn record(&self, record: RequestRecord) {
         let mut log = lock(&self.log);
         if log.len() == LOG_CAPACITY {
             log.pop_front();
@@ -307,7 +305,7 @@ impl State {
 
 /// Locks a mutex, ignoring poisoning (the data stays consistent: every
 /// critical section either completes or changes nothing).
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

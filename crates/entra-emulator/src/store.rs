@@ -11,30 +11,29 @@ use crate::Error;
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a crash
 /// never leaves a half-written file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))
+        .map_err(|e| Error::storage(path, e))
 }
 
 /// A value persisted as one JSON file (or kept in memory).
 #[derive(Debug)]
-pub struct JsonFile<T> {
+pub(crate) struct JsonFile<T> {
     path: Option<PathBuf>,
     value: Mutex<T>,
 }
 
 impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
     /// Loads `dir/name`, or starts from the default value.
-    pub fn load(dir: Option<&Path>, name: &str) -> Result<Self, Error> {
+    pub(crate) fn load(dir: Option<&Path>, name: &str) -> Result<Self, Error> {
         let path = dir.map(|d| d.join(name));
         let value = match &path {
             Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => serde_json::from_str(&text)
-                    .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?,
+                Ok(text) => serde_json::from_str(&text).map_err(|e| Error::unreadable(path, e))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => T::default(),
-                Err(e) => return Err(Error::Storage(format!("{}: {e}", path.display()))),
+                Err(e) => return Err(Error::storage(path, e)),
             },
             None => T::default(),
         };
@@ -45,16 +44,16 @@ impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
     }
 
     /// Reads the value.
-    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         f(&self.lock())
     }
 
     /// Changes the value and saves it before returning.
-    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
         let mut value = self.lock();
         let result = f(&mut value);
         if let Some(path) = &self.path {
-            let text = serde_json::to_vec(&*value).map_err(|e| Error::Storage(e.to_string()))?;
+            let text = serde_json::to_vec(&*value).map_err(|e| Error::storage(path, e.into()))?;
             write_atomically(path, &text)?;
         }
         Ok(result)
@@ -64,5 +63,34 @@ impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
         self.value
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_unreadable_file_is_a_storage_error_naming_it() {
+        let dir = std::env::temp_dir().join(format!(
+            "entra-emulator-store-{}",
+            crate::util::random_guid()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("values.json"), "not json").unwrap();
+        let loaded = JsonFile::<Vec<u32>>::load(Some(&dir), "values.json");
+        let _ = std::fs::remove_dir_all(&dir);
+        let Err(Error::Storage { path, source }) = loaded else {
+            panic!("not a storage error: {loaded:?}");
+        };
+        assert_eq!(path, dir.join("values.json"));
+        assert_eq!(source.kind(), std::io::ErrorKind::InvalidData);
+        assert!(
+            source
+                .get_ref()
+                .is_some_and(|e| e.is::<serde_json::Error>())
+        );
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -16,10 +17,11 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::Error;
+use crate::error::CryptoError;
 
 /// The emulator's TLS identity.
 #[derive(Debug, Clone)]
-pub struct TlsMaterial {
+pub(crate) struct TlsMaterial {
     /// The CA certificate clients must trust (PEM).
     pub ca_pem: String,
     /// Where the CA certificate is stored, when there is a data directory.
@@ -31,7 +33,7 @@ const FILES: [&str; 4] = ["ca.pem", "ca.key", "server.pem", "server.key"];
 
 impl TlsMaterial {
     /// Loads the CA and leaf from `data_dir/tls`, or creates and stores them.
-    pub fn load_or_create(data_dir: Option<&Path>) -> Result<Self, Error> {
+    pub(crate) fn load_or_create(data_dir: Option<&Path>) -> Result<Self, Error> {
         let dir = data_dir.map(|d| d.join("tls"));
         let stored = dir.as_ref().and_then(|dir| {
             let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
@@ -47,8 +49,7 @@ impl TlsMaterial {
             None => {
                 let files = generate()?;
                 if let Some(dir) = &dir {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
                     for (name, content) in FILES.iter().zip(&files) {
                         crate::store::write_atomically(&dir.join(name), content.as_bytes())?;
                     }
@@ -56,15 +57,25 @@ impl TlsMaterial {
                 files
             }
         };
-        let certs = pem_certs(&leaf_pem)?;
-        let key = pem_key(&leaf_key)?;
+        // A file that does not parse is a storage error when it is in the
+        // data directory; material just made in memory that does not parse
+        // is a crypto error.
+        let unreadable = |name: &str, e: pem::Error| match &dir {
+            Some(dir) => Error::unreadable(dir.join(name), e),
+            None => CryptoError::TlsPem(e).into(),
+        };
+        let certs = CertificateDer::pem_slice_iter(leaf_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unreadable(FILES[2], e))?;
+        let key = PrivatePkcs8KeyDer::from_pem_slice(leaf_key.as_bytes())
+            .map_err(|e| unreadable(FILES[3], e))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Crypto(e.to_string()))?
+            .map_err(CryptoError::Tls)?
             .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| Error::Crypto(format!("TLS certificate: {e}")))?;
+            .with_single_cert(certs, PrivateKeyDer::Pkcs8(key))
+            .map_err(CryptoError::Tls)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsMaterial {
             ca_pem,
@@ -75,7 +86,7 @@ impl TlsMaterial {
 }
 
 fn generate() -> Result<[String; 4], Error> {
-    let err = |e: rcgen::Error| Error::Crypto(format!("TLS certificate generation: {e}"));
+    let err = CryptoError::TlsGeneration;
     let ca_key = rcgen::KeyPair::generate().map_err(err)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -109,22 +120,6 @@ fn generate() -> Result<[String; 4], Error> {
         leaf_cert.pem(),
         leaf_key.serialize_pem(),
     ])
-}
-
-fn pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Storage(format!("TLS certificate: {e}")))
-}
-
-fn pem_key(pem: &str) -> Result<PrivateKeyDer<'static>, Error> {
-    let key = rustls_pemfile::pkcs8_private_keys(&mut pem.as_bytes())
-        .next()
-        .ok_or_else(|| Error::Storage("TLS key: no PKCS#8 key".into()))?
-        .map_err(|e| Error::Storage(format!("TLS key: {e}")))?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        key.secret_pkcs8_der().to_vec(),
-    )))
 }
 
 /// A listener for `axum::serve` whose connections arrive already through the

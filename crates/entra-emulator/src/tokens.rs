@@ -5,13 +5,14 @@ use serde_json::{Map, Value, json};
 
 use crate::Error;
 use crate::config::{Application, Tenant, User};
+use crate::error::CryptoError;
 use crate::scopes::GRAPH_APP_ID;
 use crate::state::State;
 use crate::util::{b64url, derived_guid, random_token, sha256_b64};
 
 /// How the client authenticated: `azpacr` / `appidacr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAcr {
+pub(crate) enum ClientAcr {
     /// A public client (no credential): `"0"`.
     Public,
     /// A client secret: `"1"`.
@@ -32,7 +33,7 @@ impl ClientAcr {
 
 /// What an access token is for and on whose behalf.
 #[derive(Debug)]
-pub struct AccessTokenRequest<'a> {
+pub(crate) struct AccessTokenRequest<'a> {
     /// The tenant issuing it.
     pub tenant: &'a Tenant,
     /// The client application receiving it.
@@ -53,7 +54,7 @@ pub struct AccessTokenRequest<'a> {
 
 /// An issued token and its lifetime.
 #[derive(Debug, Clone)]
-pub struct Issued {
+pub(crate) struct Issued {
     /// The compact JWS.
     pub token: String,
     /// Seconds until expiry.
@@ -63,7 +64,7 @@ pub struct Issued {
 }
 
 /// The object id of an application's service principal in a tenant.
-pub fn service_principal_id(tenant: &Tenant, app: &Application) -> String {
+pub(crate) fn service_principal_id(tenant: &Tenant, app: &Application) -> String {
     app.service_principal_object_id
         .clone()
         .unwrap_or_else(|| derived_guid(&["service-principal", &tenant.tenant_id, &app.app_id]))
@@ -75,7 +76,7 @@ fn pairwise_sub(object_id: &str, app_id: &str) -> String {
 }
 
 /// Mints an access token.
-pub fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Result<Issued, Error> {
+pub(crate) fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Result<Issued, Error> {
     let now = state.now();
     let lifetime = i64::try_from(state.dir().settings.access_token_lifetime).unwrap_or(3600);
     let tid = &req.tenant.tenant_id;
@@ -197,7 +198,9 @@ pub fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Result<Issue
     let key = state
         .keys
         .active(tid)
-        .ok_or_else(|| Error::Crypto(format!("no signing key for tenant {tid}")))?;
+        .ok_or_else(|| CryptoError::NoSigningKey {
+            tenant: tid.clone(),
+        })?;
     let mut header = json!({"typ": "JWT", "alg": "RS256", "kid": key.kid});
     if version == 1 {
         header["x5t"] = key.kid.clone().into();
@@ -210,7 +213,7 @@ pub fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Result<Issue
 }
 
 /// Mints an ID token (v2 form) for `client`.
-pub fn id_token(
+pub(crate) fn id_token(
     state: &State,
     tenant: &Tenant,
     client: &Application,
@@ -255,12 +258,14 @@ pub fn id_token(
     let key = state
         .keys
         .active(tid)
-        .ok_or_else(|| Error::Crypto(format!("no signing key for tenant {tid}")))?;
+        .ok_or_else(|| CryptoError::NoSigningKey {
+            tenant: tid.clone(),
+        })?;
     key.sign(&json!({"typ": "JWT", "alg": "RS256", "kid": key.kid}), &c)
 }
 
 /// `client_info`: base64url `{"uid": oid, "utid": tid}` (MSAL's home account id).
-pub fn client_info(tenant: &Tenant, user: &User) -> String {
+pub(crate) fn client_info(tenant: &Tenant, user: &User) -> String {
     b64url(
         json!({"uid": user.object_id, "utid": tenant.tenant_id})
             .to_string()

@@ -1,9 +1,17 @@
 //! HTTP endpoints, laid out exactly as Entra's (v2 and v1).
+//!
+//! - [`discovery`]: discovery documents, key sets, instance discovery.
+//! - [`token`]: the token endpoint (the grants are in [`crate::grants`]).
+//! - [`devicecode`]: the device-code endpoint (its verification page is
+//!   [`crate::pages::devicelogin`]).
 
+pub(crate) mod devicecode;
 pub(crate) mod discovery;
 pub(crate) mod token;
 
 use std::sync::Arc;
+
+use http::{HeaderMap, header};
 
 use crate::error::OAuthError;
 use crate::state::{State, TenantRef};
@@ -45,4 +53,15 @@ pub(crate) fn unknown_tenant(segment: &str) -> OAuthError {
             "Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
         ),
     )
+}
+
+/// Whether the request body is `application/x-www-form-urlencoded`.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
 }

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::resolve_tenant;
+use super::{is_form, resolve_tenant};
 use crate::client_auth::{self, Form};
 use crate::error::OAuthError;
 use crate::grants::{self, Ctx};
@@ -16,12 +16,11 @@ use crate::state::{Listener, State as Shared};
 /// The token endpoint: v2 (`V1 = false`) or v1 (`V1 = true`: string numbers, `resource`).
 pub(crate) async fn endpoint<const V1: bool>(
     State(state): State<Arc<Shared>>,
-    Extension(listener): Extension<Listener>,
     Path(segment): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut response = handle(&state, listener, &segment, &headers, &body, V1);
+    let mut response = handle(&state, &segment, &headers, &body, V1);
     // Single-page applications (Swagger UI's PKCE sign-in) redeem codes from
     // the browser, cross-origin: Entra's token endpoint allows any origin.
     response.headers_mut().insert(
@@ -51,27 +50,13 @@ pub(crate) async fn preflight() -> Response {
         .into_response()
 }
 
-fn handle(
-    state: &Shared,
-    listener: Listener,
-    segment: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    v1: bool,
-) -> Response {
+fn handle(state: &Shared, segment: &str, headers: &HeaderMap, body: &[u8], v1: bool) -> Response {
     let now = state.now();
     let correlation = headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok());
     let fail = |e: OAuthError| e.into_response_at(correlation, now);
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| {
-            t.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !form_type {
+    if !is_form(headers) {
         return fail(OAuthError::invalid_request(
             "The request body must be application/x-www-form-urlencoded.",
         ));
@@ -94,7 +79,6 @@ fn handle(
         tenant: &tenant,
         client: &client,
         form: &form,
-        listener,
         v1,
     };
     match grants::dispatch(&ctx) {

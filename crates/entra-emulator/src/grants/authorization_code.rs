@@ -16,7 +16,7 @@ use crate::tokens::{self, AccessTokenRequest};
 use crate::util::{b64url, random_guid, secrets_equal, sha256_b64};
 
 /// `grant_type=authorization_code`.
-pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     let code = ctx.form.require("code")?;
     let redirect_uri = ctx.form.require("redirect_uri")?;
     let verifier = ctx.form.get("code_verifier");
@@ -123,7 +123,7 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
 
 /// What a delegated token response is made of.
 #[derive(Debug)]
-pub struct Delegated<'a> {
+pub(crate) struct Delegated<'a> {
     /// The signed-in user.
     pub user: &'a User,
     /// The scopes to grant: the access token is for the first resource named
@@ -142,7 +142,7 @@ pub struct Delegated<'a> {
 /// The delegated token response: access token (for the first resource
 /// scope), `scope`, ID token with `openid`, refresh token with
 /// `offline_access`, `client_info` when the form has `client_info=1`.
-pub fn respond(ctx: &Ctx<'_>, d: &Delegated<'_>) -> GrantResult {
+pub(crate) fn respond(ctx: &Ctx<'_>, d: &Delegated<'_>) -> GrantResult {
     let client = &ctx.client.app;
     let server_error = |e: crate::Error| OAuthError::new("server_error", 90_000, e.to_string());
     let (access, mut scope_list, resource_identifier) = match d.requested.first_resource() {

@@ -6,7 +6,7 @@ use crate::error::OAuthError;
 use crate::tokens::{self, AccessTokenRequest};
 
 /// `grant_type=client_credentials`.
-pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     ctx.client.require_credential()?;
     let scope = ctx.scope_param().ok_or_else(|| {
         OAuthError::invalid_request(

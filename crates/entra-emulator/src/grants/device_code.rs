@@ -15,7 +15,7 @@ use crate::tokens::{self, AccessTokenRequest};
 use crate::util::{random_guid, sha256_b64};
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
-pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     let code = match (ctx.form.get("device_code"), ctx.form.get("code")) {
         (Some(a), Some(b)) if a != b => {
             return Err(OAuthError::invalid_request(

@@ -1,11 +1,11 @@
 //! The token endpoint's grants, one module each.
 
-pub mod authorization_code;
-pub mod client_credentials;
-pub mod device_code;
-pub mod on_behalf_of;
-pub mod password;
-pub mod refresh_token;
+pub(crate) mod authorization_code;
+pub(crate) mod client_credentials;
+pub(crate) mod device_code;
+pub(crate) mod on_behalf_of;
+pub(crate) mod password;
+pub(crate) mod refresh_token;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -14,12 +14,12 @@ use serde_json::{Map, Value};
 use crate::client_auth::{Client, Form};
 use crate::config::Tenant;
 use crate::error::{OAuthError, no_store};
-use crate::state::{Listener, State};
+use crate::state::State;
 use crate::tokens::Issued;
 
 /// Everything a grant needs about the request.
 #[derive(Debug)]
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// Shared state.
     pub state: &'a State,
     /// The tenant the request is for.
@@ -28,8 +28,6 @@ pub struct Ctx<'a> {
     pub client: &'a Client<'a>,
     /// The form parameters.
     pub form: &'a Form,
-    /// The listener the request came in on.
-    pub listener: Listener,
     /// The v1 endpoint (`/oauth2/token`): string numbers and `resource`.
     pub v1: bool,
 }
@@ -37,7 +35,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// The requested scopes: `scope`, or on the v1 endpoint `resource` (all
     /// consented scopes of that resource, like `{resource}/.default`).
-    pub fn scope_param(&self) -> Option<String> {
+    pub(crate) fn scope_param(&self) -> Option<String> {
         match (self.form.get("scope"), self.form.get("resource")) {
             (Some(scope), _) => Some(scope.to_owned()),
             (None, Some(resource)) if self.v1 => {
@@ -50,7 +48,7 @@ impl Ctx<'_> {
 
 /// A successful token response.
 #[derive(Debug, Default)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     /// The access token.
     pub access: Option<Issued>,
     /// Granted scopes, space-separated.
@@ -67,7 +65,7 @@ pub struct TokenResponse {
 
 impl TokenResponse {
     /// Renders the JSON body as Entra's v2 (numbers) or v1 (strings) endpoint does.
-    pub fn render(self, v1: bool, now: i64) -> Response {
+    pub(crate) fn render(self, v1: bool, now: i64) -> Response {
         let mut body = Map::new();
         body.insert("token_type".into(), "Bearer".into());
         if let Some(scope) = self.scope {
@@ -107,10 +105,10 @@ impl TokenResponse {
 }
 
 /// The result of a grant.
-pub type GrantResult = Result<TokenResponse, OAuthError>;
+pub(crate) type GrantResult = Result<TokenResponse, OAuthError>;
 
 /// Dispatches on `grant_type`.
-pub fn dispatch(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn dispatch(ctx: &Ctx<'_>) -> GrantResult {
     let grant = ctx.form.require("grant_type")?;
     match grant {
         "client_credentials" => client_credentials::handle(ctx),
@@ -124,7 +122,7 @@ pub fn dispatch(ctx: &Ctx<'_>) -> GrantResult {
 }
 
 /// The `.default` rule of client credentials, as an error (AADSTS1002012).
-pub fn default_required(scope: &str) -> OAuthError {
+pub(crate) fn default_required(scope: &str) -> OAuthError {
     OAuthError::invalid_scope(scope).with_code(
         1_002_012,
         format!(

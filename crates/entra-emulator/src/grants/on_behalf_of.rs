@@ -17,7 +17,7 @@ use crate::scopes;
 const SKEW: i64 = 300;
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`.
-pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     match ctx.form.require("requested_token_use")? {
         "on_behalf_of" => {}
         other => {

@@ -9,7 +9,7 @@ use crate::scopes;
 use crate::util::secrets_equal;
 
 /// `grant_type=password`.
-pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     if !ctx.state.dir().settings.allow_password_grant {
         return Err(OAuthError::unsupported_grant_type("password").with_code(
             70_003,

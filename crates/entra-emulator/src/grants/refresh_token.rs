@@ -17,7 +17,7 @@ use crate::util::{random_token, sha256_b64};
 const EXPIRED_KEPT: i64 = 7 * 24 * 3600;
 
 /// `grant_type=refresh_token`.
-pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
+pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     if ctx.client.app.is_confidential() {
         ctx.client.require_credential()?;
     }
@@ -98,7 +98,7 @@ pub fn handle(ctx: &Ctx<'_>) -> GrantResult {
 }
 
 /// Issues a refresh token in `family`; returns the token (only its digest is kept).
-pub fn issue(
+pub(crate) fn issue(
     state: &State,
     family: &str,
     tenant_id: &str,
@@ -136,7 +136,7 @@ pub fn issue(
 }
 
 /// Revokes every refresh token of `family`.
-pub fn revoke_family(state: &State, family: &str) {
+pub(crate) fn revoke_family(state: &State, family: &str) {
     if let Err(e) = state.refresh.update(|store| {
         store.revoked_families.insert(family.to_owned());
     }) {

@@ -1,18 +1,22 @@
-//! Browser-facing pages: authorize, sign-in, consent, logout.
+//! Browser-facing pages: authorize, sign-in, consent, logout, and the
+//! device-code verification page.
 //!
 //! - [`authorize`]: `/{tenant}/oauth2/v2.0/authorize` and `/{tenant}/oauth2/authorize`
 //!   (GET and POST), the sign-in form (`POST /{tenant}/login`), the consent
 //!   form (`POST /{tenant}/Consent/Set`), code issuance and the three
 //!   response modes.
 //! - [`logout`]: `/{tenant}/oauth2/v2.0/logout` and `/{tenant}/oauth2/logout`.
-//! - [`txn`]: pending sign-in and consent transactions (the forms'
-//!   anti-forgery tokens).
+//! - [`devicelogin`]: `/devicelogin`, where a user enters a device code,
+//!   signs in and approves.
+//! - [`anti_forgery`]: the single-use, browser-bound tokens every form
+//!   carries.
 //!
 //! Every answer carries [`html::protect`](crate::html::protect)'s headers.
 
-mod authorize;
+pub(crate) mod anti_forgery;
+pub(crate) mod authorize;
+pub(crate) mod devicelogin;
 mod logout;
-pub(crate) mod txn;
 
 use std::sync::Arc;
 
@@ -20,6 +24,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, header};
 
+use crate::config::Application;
 use crate::state::{BrowserSession, Listener, State, lock};
 use crate::util::random_token;
 
@@ -50,6 +55,19 @@ pub(crate) fn routes() -> Router<Arc<State>> {
             "/{tenant}/oauth2/logout",
             get(logout::logout).post(logout::logout),
         )
+        .route(
+            "/devicelogin",
+            get(devicelogin::show).post(devicelogin::submit),
+        )
+}
+
+/// The name pages show for an application: its display name, else its app id.
+pub(crate) fn display_name(app: &Application) -> &str {
+    if app.display_name.is_empty() {
+        &app.app_id
+    } else {
+        &app.display_name
+    }
 }
 
 /// The value of cookie `name` in the request, if any.

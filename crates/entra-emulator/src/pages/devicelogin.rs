@@ -1,6 +1,6 @@
-//! The device-code flow's endpoints: `POST /{tenant}/oauth2/v2.0/devicecode`
-//! (and the v1 `/oauth2/devicecode`), and the verification page
-//! `/devicelogin` where the user enters the code, signs in and approves.
+//! The device-code flow's verification page, `/devicelogin`: the user
+//! enters the code a device shows ([`crate::endpoints::devicecode`]), signs
+//! in and approves.
 //!
 //! The page works without JavaScript. Each form step carries a random,
 //! single-use `flowToken` kept server-side and bound to the browser by an
@@ -9,223 +9,22 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Extension, Path, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::json;
 
+use super::display_name;
 use crate::client_auth::Form;
 use crate::config::{Application, Tenant};
-use crate::endpoints::resolve_tenant;
-use crate::error::{OAuthError, no_store};
-use crate::grants::device_code::is_public_enabled;
+use crate::endpoints::is_form;
 use crate::html::{self, hidden};
 use crate::scopes;
-use crate::state::{
-    ConsentStore, DeviceFlow, DeviceStatus, Listener, State as Shared, TenantRef, lock,
-};
-use crate::util::{self, html_escape, random_token, sha256_b64};
+use crate::state::{ConsentStore, DeviceFlow, DeviceStatus, State as Shared, TenantRef, lock};
+use crate::util::{self, html_escape, random_token};
 
-/// The device-code routes.
-pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/{tenant}/oauth2/v2.0/devicecode", post(endpoint::<false>))
-        .route("/{tenant}/oauth2/devicecode", post(endpoint::<true>))
-        .route("/devicelogin", get(show).post(submit))
-}
-
-/// User codes: no vowels (no words), no 0/O, 1/I/L look-alikes.
-const ALPHABET: &[u8] = b"BCDFGHJKMNPQRSTVWXZ23456789";
-/// Length of a user code.
-const USER_CODE_LEN: usize = 8;
-/// Flows kept at most (pending and recently finished).
-const MAX_FLOWS: usize = 10_000;
 /// The browser-binding cookie.
 const COOKIE: &str = "entra_devicelogin";
-
-/// `POST /{tenant}/oauth2/v2.0/devicecode` (`V1 = false`) and `/{tenant}/oauth2/devicecode` (`V1 = true`).
-async fn endpoint<const V1: bool>(
-    State(state): State<Arc<Shared>>,
-    Extension(listener): Extension<Listener>,
-    Path(segment): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    devicecode(&state, listener, &segment, &headers, &body, V1)
-}
-
-fn devicecode(
-    state: &Shared,
-    listener: Listener,
-    segment: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    v1: bool,
-) -> Response {
-    let now = state.now();
-    let correlation = headers
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok());
-    match start_flow(state, listener, segment, headers, body, v1) {
-        Ok(value) => {
-            let mut response = axum::Json(value).into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Err(e) => e.into_response_at(correlation, now),
-    }
-}
-
-fn start_flow(
-    state: &Shared,
-    listener: Listener,
-    segment: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    v1: bool,
-) -> Result<serde_json::Value, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "The request body must be application/x-www-form-urlencoded.",
-        ));
-    }
-    let form = Form::parse(body)?;
-    let client_id = form.require("client_id")?;
-    let tenant = resolve_tenant(state, segment, Some(client_id))?;
-    let app = tenant
-        .applications
-        .iter()
-        .find(|a| a.app_id.eq_ignore_ascii_case(client_id))
-        .cloned()
-        .ok_or_else(|| OAuthError::unknown_client(client_id, &tenant.tenant_id))?;
-    if !is_public_enabled(&app) && !app.is_confidential() {
-        return Err(OAuthError::new(
-            "invalid_client",
-            7_000_218,
-            "The application is neither a public client (isFallbackPublicClient or a mobile and desktop redirect URI) nor a confidential client with a credential: it cannot use the device-code flow.",
-        ));
-    }
-    let scope = match (form.get("scope"), form.get("resource")) {
-        (Some(scope), _) => scope.to_owned(),
-        (None, Some(resource)) if v1 => format!("{}/.default", resource.trim_end_matches('/')),
-        _ => {
-            return Err(OAuthError::invalid_request(
-                "The request body must contain the following parameter: 'scope'.",
-            ));
-        }
-    };
-    let requested = scopes::parse(&state.dir(), &scope)?;
-    if requested.oidc.is_empty() && requested.resource.is_empty() {
-        return Err(OAuthError::invalid_request(
-            "The request body must contain the following parameter: 'scope'.",
-        ));
-    }
-    if !requested.single_resource() {
-        return Err(crate::grants::device_code::several_resources());
-    }
-
-    let now = state.now();
-    let settings = state.dir().settings.clone();
-    let lifetime = i64::try_from(settings.device_code_lifetime).unwrap_or(900);
-    let interval = i64::try_from(settings.device_code_interval).unwrap_or(5);
-    let device_code = random_token(48);
-    let user_code = {
-        let mut devices = lock(&state.devices);
-        // Forget flows long finished; refuse new ones when too many are open.
-        devices.retain(|_, f| now < f.expires.saturating_add(lifetime));
-        if devices.len() >= MAX_FLOWS {
-            return Err(OAuthError::new(
-                "temporarily_unavailable",
-                90_033,
-                "Too many device-code flows are in progress. Try again later.",
-            )
-            .status(StatusCode::SERVICE_UNAVAILABLE));
-        }
-        let mut user_code = None;
-        for _ in 0..32 {
-            let candidate = new_user_code();
-            if !devices.values().any(|f| f.user_code == candidate) {
-                user_code = Some(candidate);
-                break;
-            }
-        }
-        let user_code = user_code.ok_or_else(|| {
-            OAuthError::new(
-                "temporarily_unavailable",
-                90_033,
-                "No unique user code could be made. Try again.",
-            )
-            .status(StatusCode::SERVICE_UNAVAILABLE)
-        })?;
-        devices.insert(
-            sha256_b64(device_code.as_bytes()),
-            DeviceFlow {
-                tenant_id: tenant.tenant_id.clone(),
-                client_id: app.app_id.clone(),
-                user_code: user_code.clone(),
-                scopes: requested.to_strings(),
-                expires: now.saturating_add(lifetime),
-                interval,
-                last_poll: None,
-                status: DeviceStatus::Pending,
-            },
-        );
-        user_code
-    };
-    let uri = format!("{}/devicelogin", state.base(listener));
-    let message = format!(
-        "To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."
-    );
-    Ok(if v1 {
-        json!({
-            "user_code": user_code,
-            "device_code": device_code,
-            "verification_url": uri,
-            "expires_in": lifetime.to_string(),
-            "interval": interval.to_string(),
-            "message": message,
-        })
-    } else {
-        json!({
-            "user_code": user_code,
-            "device_code": device_code,
-            "verification_uri": uri,
-            "expires_in": lifetime,
-            "interval": interval,
-            "message": message,
-        })
-    })
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| {
-            t.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
-}
-
-/// A random user code, uniformly drawn from [`ALPHABET`].
-fn new_user_code() -> String {
-    let mut code = String::with_capacity(USER_CODE_LEN);
-    // Rejection sampling: no modulo bias.
-    let limit = 256 - (256 % ALPHABET.len());
-    while code.len() < USER_CODE_LEN {
-        let mut buf = [0u8; 16];
-        util::fill(&mut buf);
-        for b in buf {
-            if usize::from(b) < limit && code.len() < USER_CODE_LEN {
-                code.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
-            }
-        }
-    }
-    code
-}
 
 /// What a user typed as the code: case, spaces and dashes do not matter.
 fn normalize_code(typed: &str) -> String {
@@ -235,9 +34,6 @@ fn normalize_code(typed: &str) -> String {
         .map(|c| c.to_ascii_uppercase())
         .collect()
 }
-
-// ---------------------------------------------------------------------------
-// The verification page.
 
 /// Where a form step stands.
 #[derive(Debug, Clone)]
@@ -250,7 +46,7 @@ pub(crate) enum Stage {
     Consent { device: String, user_id: String },
 }
 
-/// Issues a step token (see [`crate::forms`]).
+/// Issues a step token (see [`super::anti_forgery`]).
 fn issue_step(state: &Shared, browser: &str, stage: Stage) -> String {
     state.device_forms.issue(browser, stage)
 }
@@ -276,7 +72,7 @@ fn with_cookie(mut response: Response, browser: &str, set: bool) -> Response {
 }
 
 /// `GET /devicelogin`: the code form.
-async fn show(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+pub(super) async fn show(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let (browser, set) = match browser_cookie(&headers) {
         Some(b) => (b, false),
         None => (random_token(32), true),
@@ -286,7 +82,11 @@ async fn show(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response 
 }
 
 /// `POST /devicelogin`: one step of the form.
-async fn submit(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn submit(
+    State(state): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(browser) = browser_cookie(&headers) else {
         return start_again(
             "Your browser did not send the sign-in cookie. Allow cookies for this site and start again.",
@@ -378,14 +178,6 @@ fn flow_context(state: &Shared, flow: &DeviceFlow) -> Option<(TenantRef, Applica
     Some((tenant, app))
 }
 
-fn app_name(app: &Application) -> &str {
-    if app.display_name.is_empty() {
-        &app.app_id
-    } else {
-        &app.display_name
-    }
-}
-
 fn enter_code(state: &Shared, browser: &str, form: &Form) -> Response {
     let typed = normalize_code(form.get("code").unwrap_or_default());
     let now = state.now();
@@ -443,7 +235,7 @@ fn sign_in_page(
 <label for=\"password\">Password</label>\
 <input type=\"password\" id=\"password\" name=\"password\" required autocomplete=\"current-password\"{aria}>\
 <button type=\"submit\">Sign in</button></form>",
-            app = html_escape(app_name(app)),
+            app = html_escape(display_name(app)),
             error_html = error_paragraph(error),
             token = hidden("flowToken", &token),
             username = html_escape(username),
@@ -559,7 +351,7 @@ fn consent_page(
             items.push_str(&format!(
                 "<li>{} <span class=\"muted\">({}: {}{})</span></li>",
                 html_escape(description),
-                html_escape(app_name(&resource)),
+                html_escape(display_name(&resource)),
                 html_escape(value),
                 if granted { ", already granted" } else { "" }
             ));
@@ -578,7 +370,7 @@ fn consent_page(
         };
         items.push_str(&format!("<li>{text}</li>"));
     }
-    let app_html = html_escape(app_name(app));
+    let app_html = html_escape(display_name(app));
     if !needs_admin.is_empty() {
         return html::page(
             StatusCode::FORBIDDEN,
@@ -655,7 +447,7 @@ fn decide(state: &Shared, device: &str, user_id: &str, form: &Form) -> Response 
             DeviceStatus::Declined
         };
     }
-    let app_html = html_escape(app_name(&app));
+    let app_html = html_escape(display_name(&app));
     if approve {
         html::page(
             StatusCode::OK,

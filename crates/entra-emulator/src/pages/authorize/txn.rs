@@ -13,7 +13,7 @@
 //! - the stage (sign-in, or consent for one signed-in session),
 //! - an expiry on the real clock (tests shift the emulator's clock).
 //!
-//! The transactions live in the emulator's state ([`crate::forms::FormTokens`]).
+//! The transactions live in the emulator's state ([`crate::pages::anti_forgery::FormTokens`]).
 
 use crate::state::State as Shared;
 

@@ -1,0 +1,228 @@
+//! Administrative changes: each one applied to a copy of the directory,
+//! checked against the whole of it, appended to the journal in the data
+//! directory, then made visible; and the journal replayed at start.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{applications, users};
+use crate::Error;
+use crate::config::{Application, Directory, User};
+use crate::error::AdminError;
+use crate::state::State;
+use crate::store::JsonFile;
+
+/// The journal's file name in the data directory.
+const JOURNAL: &str = "admin-journal.json";
+
+/// One administrative change, as journaled (tenants by id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub(super) enum AdminOp {
+    AddUser {
+        tenant: String,
+        user: Box<User>,
+    },
+    RemoveUser {
+        tenant: String,
+        user: String,
+    },
+    AddApplication {
+        tenant: String,
+        application: Box<Application>,
+    },
+    RemoveApplication {
+        tenant: String,
+        app_id: String,
+    },
+}
+
+impl AdminOp {
+    /// What the change is, for logs (never secrets).
+    fn describe(&self) -> String {
+        match self {
+            AdminOp::AddUser { tenant, user } => {
+                format!("add user {} to {tenant}", user.user_principal_name)
+            }
+            AdminOp::RemoveUser { tenant, user } => format!("remove user {user} from {tenant}"),
+            AdminOp::AddApplication {
+                tenant,
+                application,
+            } => format!("add application {} to {tenant}", application.app_id),
+            AdminOp::RemoveApplication { tenant, app_id } => {
+                format!("remove application {app_id} from {tenant}")
+            }
+        }
+    }
+}
+
+/// The index of the tenant named by id or domain.
+pub(super) fn tenant_index(directory: &Directory, name: &str) -> Result<usize, AdminError> {
+    directory
+        .tenants
+        .iter()
+        .position(|t| t.tenant_id.eq_ignore_ascii_case(name) || t.domain.eq_ignore_ascii_case(name))
+        .ok_or_else(|| AdminError::UnknownTenant {
+            tenant: name.to_owned(),
+        })
+}
+
+/// Applies `op` to `directory` (unchecked); returns the op as journaled.
+fn apply(directory: &mut Directory, op: AdminOp) -> Result<AdminOp, AdminError> {
+    match op {
+        AdminOp::AddUser { tenant, user } => users::apply_add(directory, &tenant, user),
+        AdminOp::RemoveUser { tenant, user } => users::apply_remove(directory, &tenant, &user),
+        AdminOp::AddApplication {
+            tenant,
+            application,
+        } => applications::apply_add(directory, &tenant, application),
+        AdminOp::RemoveApplication { tenant, app_id } => {
+            applications::apply_remove(directory, &tenant, &app_id)
+        }
+    }
+}
+
+/// `directory` with `op` applied, if the result is a valid directory.
+fn applied(directory: &Directory, op: AdminOp) -> Result<(Directory, AdminOp), AdminError> {
+    let mut next = directory.clone();
+    let op = apply(&mut next, op)?;
+    next.check().map_err(AdminError::InvalidDirectory)?;
+    Ok((next, op))
+}
+
+/// Applies a change to the running emulator: checked, journaled, then visible.
+pub(super) fn change(state: &State, op: AdminOp) -> Result<(), Error> {
+    let mut directory = state.dir_mut();
+    let (next, op) = applied(&directory, op)?;
+    if let Some(data_dir) = &state.data_dir {
+        let journal: JsonFile<Vec<AdminOp>> = JsonFile::load(Some(data_dir), JOURNAL)?;
+        journal.update(|ops| ops.push(op.clone()))?;
+    }
+    *directory = Arc::new(next);
+    tracing::info!(change = %op.describe(), "directory changed");
+    Ok(())
+}
+
+/// Applies the administrative changes recorded in the data directory on top
+/// of the configured directory. Changes that no longer apply (the file
+/// changed since) are skipped with a warning.
+pub(crate) fn apply_journal(
+    directory: Directory,
+    data_dir: Option<&Path>,
+) -> Result<Directory, Error> {
+    let Some(data_dir) = data_dir else {
+        return Ok(directory);
+    };
+    let journal: JsonFile<Vec<AdminOp>> = JsonFile::load(Some(data_dir), JOURNAL)?;
+    let ops = journal.read(Clone::clone);
+    let mut directory = directory;
+    let mut replayed = 0usize;
+    for op in ops {
+        let what = op.describe();
+        match applied(&directory, op) {
+            Ok((next, _)) => {
+                directory = next;
+                replayed += 1;
+            }
+            Err(reason) => {
+                tracing::warn!(change = %what, %reason, "administrative change skipped: it no longer applies");
+            }
+        }
+    }
+    if replayed > 0 {
+        tracing::info!(replayed, "administrative changes replayed from the journal");
+    }
+    Ok(directory)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::util;
+
+    fn demo() -> Directory {
+        Directory::default_demo()
+    }
+
+    fn user(upn: &str) -> User {
+        User {
+            object_id: util::random_guid(),
+            user_principal_name: upn.into(),
+            password: "pw".into(),
+            ..User::default()
+        }
+    }
+
+    #[test]
+    fn changes_are_checked_against_the_whole_directory() {
+        let d = demo();
+        let tid = d.tenants[0].tenant_id.clone();
+        let op = AdminOp::AddUser {
+            tenant: "contoso.onmicrosoft.com".into(),
+            user: Box::new(user("carol@contoso.onmicrosoft.com")),
+        };
+        let (next, op) = applied(&d, op).unwrap();
+        assert_eq!(next.tenants[0].users.len(), d.tenants[0].users.len() + 1);
+        // Journaled with the tenant's id.
+        assert!(matches!(op, AdminOp::AddUser { tenant, .. } if tenant == tid));
+
+        let dup = AdminOp::AddUser {
+            tenant: tid.clone(),
+            user: Box::new(user("ALICE@contoso.onmicrosoft.com")),
+        };
+        assert!(matches!(
+            applied(&d, dup),
+            Err(AdminError::UserExists { .. })
+        ));
+
+        let mut bad = user("dave@contoso.onmicrosoft.com");
+        bad.object_id = "nope".into();
+        let bad = AdminOp::AddUser {
+            tenant: tid.clone(),
+            user: Box::new(bad),
+        };
+        assert!(matches!(
+            applied(&d, bad),
+            Err(AdminError::InvalidDirectory(_))
+        ));
+
+        // The API is referenced by the other registrations: removing it breaks them.
+        let api = d.tenants[0].applications[0].app_id.clone();
+        let remove = AdminOp::RemoveApplication {
+            tenant: tid.clone(),
+            app_id: api,
+        };
+        assert!(matches!(
+            applied(&d, remove),
+            Err(AdminError::InvalidDirectory(_))
+        ));
+
+        let missing = AdminOp::RemoveUser {
+            tenant: tid,
+            user: "nobody@contoso.onmicrosoft.com".into(),
+        };
+        assert!(matches!(
+            applied(&d, missing),
+            Err(AdminError::UnknownUser { .. })
+        ));
+    }
+
+    #[test]
+    fn journal_entries_round_trip() {
+        let op = AdminOp::RemoveApplication {
+            tenant: "t".into(),
+            app_id: "a".into(),
+        };
+        let text = serde_json::to_string(&op).unwrap();
+        assert_eq!(
+            text,
+            r#"{"op":"removeApplication","tenant":"t","appId":"a"}"#
+        );
+        let back: AdminOp = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.describe(), op.describe());
+    }
+}
