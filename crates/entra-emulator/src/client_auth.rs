@@ -1,14 +1,18 @@
 //! Who is calling the token endpoint: a client secret in the form body
 //! (MSAL), HTTP Basic (authlib, most OAuth libraries), a `private_key_jwt`
 //! client assertion signed with a registered certificate (RS256 or PS256,
-//! `x5t` or `x5t#S256`, padding-insensitive), or nothing (public clients).
+//! `x5t` or `x5t#S256`, padding-insensitive thumbprints; judged by the
+//! token core, `entra-core`), or nothing (public clients).
 
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use entra_core::InvalidToken;
+use entra_core::claims::{self, Claims};
+use entra_core::jws::{self, Profile};
+use entra_core::rules::{Audience, Issuers, Kind, Rules};
 use http::{HeaderMap, StatusCode, header};
-use serde_json::Value;
 
 use crate::config::{Application, Tenant};
 use crate::error::OAuthError;
@@ -226,12 +230,15 @@ fn check_secret(app: &Application, secret: &str, now: i64) -> Result<(), OAuthEr
     }
 }
 
+/// The `iss` of an assertion, to name the client when the request does not.
+/// Nothing is trusted yet: the assertion is judged once the client is known.
 fn assertion_issuer(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1)?;
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?)
-            .ok()?;
-    claims.get("iss")?.as_str().map(str::to_owned)
+    let segments = jws::split(assertion).ok()?;
+    let claims = Claims::read(&segments.payload).ok()?;
+    claims::string(&claims.iss)
+        .ok()
+        .flatten()
+        .map(str::to_owned)
 }
 
 fn assertion_error(description: &str) -> OAuthError {
@@ -249,45 +256,35 @@ fn lenient_b64(text: &str) -> Option<Vec<u8>> {
     })
 }
 
+/// Clock skew Entra tolerates on a client assertion's `exp` and `nbf`.
+const ASSERTION_SKEW: i64 = 300;
+
+/// A `private_key_jwt` client assertion (RFC 7523 §3), judged by the token
+/// core as Entra judges it: the compact JWS and its header (RS256 or PS256,
+/// a certificate chain tolerated and ignored), the registered certificate by
+/// thumbprint, the signature, then `iss` and `sub` the client id, `aud` this
+/// token endpoint, and the lifetime.
 fn check_assertion(
     app: &Application,
     assertion: &str,
     token_endpoints: &[String],
     now: i64,
 ) -> Result<(), OAuthError> {
-    let mut parts = assertion.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(assertion_error("Client assertion is not a compact JWS."));
+    let parsed = jws::parse(assertion, &Profile::CLIENT_ASSERTION).map_err(|reason| {
+        assertion_error(match reason {
+            InvalidToken::Algorithm => "Client assertion must be signed with RS256 or PS256.",
+            InvalidToken::Encrypted => "Client assertion is encrypted: sign it instead.",
+            _ => "Client assertion is not a compact JWS with a valid header.",
+        })
+    })?;
+    let algorithm: &'static dyn signature::VerificationAlgorithm = match parsed.header.alg.as_str()
+    {
+        "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
+        _ => &signature::RSA_PKCS1_2048_8192_SHA256,
     };
-    let header: Value = lenient_b64(h)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| assertion_error("Client assertion header is not valid JSON."))?;
-    let claims: Value = lenient_b64(p)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| assertion_error("Client assertion payload is not valid JSON."))?;
-    let signature = lenient_b64(s)
-        .ok_or_else(|| assertion_error("Client assertion signature is not base64url."))?;
-    let algorithm: &'static dyn signature::VerificationAlgorithm =
-        match header.get("alg").and_then(Value::as_str) {
-            Some("RS256") => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Some("PS256") => &signature::RSA_PSS_2048_8192_SHA256,
-            _ => {
-                return Err(assertion_error(
-                    "Client assertion must be signed with RS256 or PS256.",
-                ));
-            }
-        };
     // Find the registered certificate by thumbprint.
-    let wanted_sha256 = header
-        .get("x5t#S256")
-        .and_then(Value::as_str)
-        .and_then(lenient_b64);
-    let wanted_sha1 = header
-        .get("x5t")
-        .and_then(Value::as_str)
-        .and_then(lenient_b64);
+    let wanted_sha256 = parsed.header.x5t_s256.as_deref().and_then(lenient_b64);
+    let wanted_sha1 = parsed.header.x5t.as_deref().and_then(lenient_b64);
     if wanted_sha256.is_none() && wanted_sha1.is_none() {
         return Err(assertion_error(
             "Client assertion has neither x5t nor x5t#S256.",
@@ -314,45 +311,36 @@ fn check_assertion(
     };
     let verifier = ParsedPublicKey::new(algorithm, spki)
         .map_err(|_| assertion_error("The registered certificate's key is not usable."))?;
-    let input = &assertion[..h.len() + 1 + p.len()];
     verifier
-        .verify_sig(input.as_bytes(), &signature)
+        .verify_sig(parsed.signing_input.as_bytes(), &parsed.signature)
         .map_err(|_| assertion_error("Client assertion failed signature validation."))?;
 
-    let number = |name: &str| claims.get(name).and_then(Value::as_f64);
-    let string = |name: &str| claims.get(name).and_then(Value::as_str);
-    if string("iss") != Some(app.app_id.as_str()) || string("sub") != Some(app.app_id.as_str()) {
+    let claims = Claims::read(&parsed.payload)
+        .map_err(|_| assertion_error("Client assertion payload is not valid JSON."))?;
+    let issuers = Issuers {
+        v2: Some(app.app_id.clone()),
+        v1: None,
+    };
+    let rules = Rules {
+        now,
+        skew: ASSERTION_SKEW,
+        issuers: &issuers,
+        entra: None,
+        audience: Audience::AnyOf(token_endpoints),
+        kind: Kind::Assertion,
+    };
+    let sub_is_client = claims::string(&claims.sub).ok().flatten() == Some(app.app_id.as_str());
+    if rules.issuer(&claims).is_err() || !sub_is_client {
         return Err(assertion_error(
             "Client assertion iss and sub must be the client id.",
         ));
     }
-    let aud_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => token_endpoints.iter().any(|e| e == aud),
-        Some(Value::Array(auds)) => auds.iter().any(|a| {
-            a.as_str()
-                .is_some_and(|a| token_endpoints.iter().any(|e| e == a))
-        }),
-        _ => false,
-    };
-    if !aud_ok {
+    if rules.audience(&claims).is_err() {
         return Err(assertion_error(
             "Client assertion audience is not this token endpoint.",
         ));
     }
-    let now = now as f64;
-    const SKEW: f64 = 300.0;
-    match number("exp") {
-        Some(exp) if exp + SKEW >= now => {}
-        _ => {
-            return Err(OAuthError::new(
-                "invalid_client",
-                700_024,
-                "Client assertion is not within its valid time range.",
-            )
-            .status(StatusCode::UNAUTHORIZED));
-        }
-    }
-    if number("nbf").is_some_and(|nbf| nbf - SKEW > now) {
+    if rules.lifetime(&claims).is_err() {
         return Err(OAuthError::new(
             "invalid_client",
             700_024,

@@ -5,14 +5,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// A random version-4 GUID.
-pub fn random_guid() -> String {
+pub(crate) fn random_guid() -> String {
     let mut b = [0u8; 16];
     fill(&mut b);
-    guid_from(b)
+    b[6] = (b[6] & 0x0f) | 0x40;
+    entra_core::guid_from_bytes(b)
 }
 
 /// A GUID derived from `parts` (stable across restarts): SHA-256, version 5 layout.
-pub fn derived_guid(parts: &[&str]) -> String {
+pub(crate) fn derived_guid(parts: &[&str]) -> String {
     let mut ctx = digest::Context::new(&digest::SHA256);
     for part in parts {
         ctx.update(part.as_bytes());
@@ -21,23 +22,7 @@ pub fn derived_guid(parts: &[&str]) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&ctx.finish().as_ref()[..16]);
     b[6] = (b[6] & 0x0f) | 0x50;
-    guid_from(b)
-}
-
-fn guid_from(mut b: [u8; 16]) -> String {
-    if b[6] >> 4 == 0 {
-        b[6] |= 0x40;
-    }
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    entra_core::guid_from_bytes(b)
 }
 
 /// `n` random bytes, base64url: codes, refresh tokens, device codes.
@@ -70,47 +55,11 @@ pub fn b64url(data: &[u8]) -> String {
 }
 
 /// `2016-01-09 02:02:12Z`, as Entra's error bodies write timestamps.
-pub fn entra_timestamp(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+pub(crate) fn entra_timestamp(unix: i64) -> String {
+    format!("{}Z", entra_core::time::Utc::from_unix(unix))
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Compares two secrets in constant time.
-pub fn secrets_equal(a: &str, b: &str) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
+pub(crate) use entra_core::{html_escape, secrets_equal};
 
 /// The system clock, in Unix seconds.
 pub fn now() -> i64 {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue};
 
 use crate::config::Application;
 use crate::state::{BrowserSession, Listener, State, lock};
@@ -70,17 +70,12 @@ pub(crate) fn display_name(app: &Application) -> &str {
     }
 }
 
-/// The value of cookie `name` in the request, if any.
+/// The value of cookie `name` in the request, if any (at most 256 bytes:
+/// the emulator's own cookies are shorter).
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 256)
+    entra_core::cookie(headers, name)
+        .filter(|v| v.len() <= 256)
+        .map(str::to_owned)
 }
 
 /// The signed-in session the request's cookie names, for `tenant_id`.
