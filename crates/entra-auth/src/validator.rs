@@ -178,7 +178,9 @@ impl Validator {
     pub async fn validate(&self, token: &str) -> Result<Principal, Error> {
         match self.try_validate(token) {
             Attempt::Done(result) => result,
-            Attempt::NeedKey => self.validate_slow(token).await,
+            // Boxed: the slow path's state (a key fetch) would otherwise make
+            // every call's future, the cached ones' too, that much larger.
+            Attempt::NeedKey => Box::pin(self.validate_slow(token)).await,
         }
     }
 

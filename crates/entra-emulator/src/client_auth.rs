@@ -20,15 +20,15 @@ use crate::tokens::ClientAcr;
 use crate::util::secrets_equal;
 
 /// The assertion type of `private_key_jwt`.
-pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A form's parameters, each at most once.
 #[derive(Debug, Default, Clone)]
-pub struct Form(pub Vec<(String, String)>);
+pub(crate) struct Form(pub(crate) Vec<(String, String)>);
 
 impl Form {
     /// Parses `application/x-www-form-urlencoded`; a repeated parameter is an error.
-    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in url::form_urlencoded::parse(body) {
             if pairs.iter().any(|(name, _)| *name == k) {
@@ -42,7 +42,7 @@ impl Form {
     }
 
     /// A parameter's value.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -51,7 +51,7 @@ impl Form {
     }
 
     /// A required parameter (AADSTS900144 when missing).
-    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+    pub(crate) fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name).ok_or_else(|| {
             OAuthError::invalid_request(format!(
                 "The request body must contain the following parameter: '{name}'."
@@ -62,16 +62,16 @@ impl Form {
 
 /// An authenticated (or public) client.
 #[derive(Debug, Clone)]
-pub struct Client<'a> {
+pub(crate) struct Client<'a> {
     /// Its registration, in the tenant the request is for.
-    pub app: &'a Application,
+    pub(crate) app: &'a Application,
     /// How it authenticated.
-    pub acr: ClientAcr,
+    pub(crate) acr: ClientAcr,
 }
 
 impl Client<'_> {
     /// Refuses a client that did not authenticate (AADSTS7000218).
-    pub fn require_credential(&self) -> Result<(), OAuthError> {
+    pub(crate) fn require_credential(&self) -> Result<(), OAuthError> {
         if self.acr == ClientAcr::Public {
             return Err(OAuthError::new(
                 "invalid_client",
@@ -87,7 +87,7 @@ impl Client<'_> {
 /// Authenticates the caller of the token endpoint.
 ///
 /// `token_endpoints` are the URLs a client assertion's `aud` may name.
-pub fn authenticate<'a>(
+pub(crate) fn authenticate<'a>(
     tenant: &'a Tenant,
     form: &Form,
     headers: &HeaderMap,
@@ -352,7 +352,7 @@ fn check_assertion(
 }
 
 /// The DER of the first certificate in `pem`.
-pub fn certificate_der(pem: &str) -> Option<Vec<u8>> {
+pub(crate) fn certificate_der(pem: &str) -> Option<Vec<u8>> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
     Some(pem.contents)
 }

@@ -503,7 +503,7 @@ impl Application {
     }
 }
 
-pub use entra_core::is_guid;
+pub(crate) use entra_core::is_guid;
 
 #[cfg(test)]
 mod tests {

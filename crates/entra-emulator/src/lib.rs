@@ -41,9 +41,6 @@
 //! - `tls`: the local CA and server certificate for HTTPS.
 
 pub mod admin;
-// client_auth.rs and util.rs are being rebuilt on the shared token core
-// (issue 11); until then their items keep `pub` inside crate-private modules.
-#[allow(unreachable_pub)]
 mod client_auth;
 pub mod config;
 mod endpoints;
@@ -58,7 +55,6 @@ mod state;
 mod store;
 mod tls;
 mod tokens;
-#[allow(unreachable_pub)]
 mod util;
 
 pub use config::Directory;

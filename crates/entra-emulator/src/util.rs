@@ -26,31 +26,31 @@ pub(crate) fn derived_guid(parts: &[&str]) -> String {
 }
 
 /// `n` random bytes, base64url: codes, refresh tokens, device codes.
-pub fn random_token(n: usize) -> String {
+pub(crate) fn random_token(n: usize) -> String {
     let mut b = vec![0u8; n];
     fill(&mut b);
     URL_SAFE_NO_PAD.encode(b)
 }
 
 /// Fills `buf` from the system's secure random generator.
-pub fn fill(buf: &mut [u8]) {
+pub(crate) fn fill(buf: &mut [u8]) {
     // The system generator does not fail on supported platforms; if it ever
     // did, an all-zero value would be caught by the unique-code checks.
     let _ = aws_lc_rs::rand::fill(buf);
 }
 
 /// base64url(SHA-256(data)).
-pub fn sha256_b64(data: &[u8]) -> String {
+pub(crate) fn sha256_b64(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, data))
 }
 
 /// base64url(SHA-1(data)): certificate thumbprints (`x5t`).
-pub fn sha1_b64(data: &[u8]) -> String {
+pub(crate) fn sha1_b64(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data))
 }
 
 /// base64url without padding.
-pub fn b64url(data: &[u8]) -> String {
+pub(crate) fn b64url(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(data)
 }
 
@@ -62,7 +62,7 @@ pub(crate) fn entra_timestamp(unix: i64) -> String {
 pub(crate) use entra_core::{html_escape, secrets_equal};
 
 /// The system clock, in Unix seconds.
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
