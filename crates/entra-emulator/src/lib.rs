@@ -49,6 +49,7 @@ mod grants;
 mod html;
 mod keys;
 mod pages;
+mod request_log;
 mod scopes;
 mod server;
 mod state;

@@ -19,7 +19,7 @@ use crate::endpoints::{devicecode, discovery, token};
 use crate::keys::KeyRing;
 use crate::state::{Listener, RequestRecord, State as Shared, lock};
 use crate::tls::{TlsListener, TlsMaterial};
-use crate::{Error, admin, pages};
+use crate::{Error, admin, pages, request_log};
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -308,25 +308,11 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
         .with_state(state)
 }
 
-/// Parameters whose values are never recorded.
-const REDACTED: &[&str] = &[
-    "client_secret",
-    "client_assertion",
-    "code",
-    "code_verifier",
-    "refresh_token",
-    "assertion",
-    "password",
-    "device_code",
-    "access_token",
-    "id_token",
-    "flowToken",
-];
-
-/// Records each request (path, redacted parameters, status) in the log.
+/// Records each request (path, parameters redacted by allow-list and cut
+/// short, status) in the log.
 async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    let path = request.uri().path().to_owned();
+    let method = request_log::capped(request.method().as_str());
+    let path = request_log::capped(request.uri().path());
     let query = request.uri().query().unwrap_or_default().to_owned();
     // Administration bodies (users with passwords, secrets) are never read into the log.
     let is_form = !path.starts_with("/_emulator/")
@@ -349,23 +335,17 @@ async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) 
     } else {
         (bytes::Bytes::new(), Request::from_parts(parts, body))
     };
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .chain(url::form_urlencoded::parse(&bytes))
-        .map(|(k, v)| {
-            let value = if REDACTED.contains(&k.as_ref()) {
-                "***".to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), value)
-        })
-        .collect();
+    let (params, omitted_params) = request_log::logged_params(
+        url::form_urlencoded::parse(query.as_bytes()).chain(url::form_urlencoded::parse(&bytes)),
+    );
+    drop(bytes);
     let response = next.run(request).await;
     state.record(RequestRecord {
         time: state.now(),
         method,
         path,
         params,
+        omitted_params,
         status: response.status().as_u16(),
     });
     response

@@ -1,7 +1,7 @@
 //! The emulator's shared state: the directory, keys, clock, and the
 //! short-lived and persisted records of the flows in progress.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Directory, Tenant};
 use crate::keys::KeyRing;
 use crate::pages::anti_forgery::FormTokens;
+use crate::request_log::RequestLog;
 use crate::store::JsonFile;
 
 /// Which listener a request came in on: endpoint URLs in discovery documents
@@ -109,16 +110,24 @@ pub(crate) enum DeviceStatus {
 }
 
 /// One request the emulator received (for tests: "what did the client send?").
-#[derive(Debug, Clone, Serialize)]
+///
+/// Only the values of parameters known to carry no secret are kept, cut to a
+/// few hundred bytes with their full length noted (`…(1048576 bytes)`); every
+/// other value is `***`.
+#[derive(Debug, Clone)]
 pub struct RequestRecord {
     /// Unix seconds.
     pub time: i64,
     /// HTTP method.
     pub method: String,
-    /// Path (the query string is not recorded: it can carry codes).
+    /// Path (the query string is not recorded: it can carry codes), cut like
+    /// a value.
     pub path: String,
-    /// Form or query parameter names and values, secrets and tokens redacted.
+    /// Form or query parameter names and values, redacted by allow-list
+    /// (at most 64).
     pub params: Vec<(String, String)>,
+    /// Parameters beyond the first 64, counted but not kept.
+    pub omitted_params: usize,
     /// The answer's status.
     pub status: u16,
 }
@@ -151,7 +160,7 @@ pub(crate) struct State {
     pub consents: JsonFile<ConsentStore>,
     pub devices: Mutex<HashMap<String, DeviceFlow>>,
     pub sessions: Mutex<HashMap<String, BrowserSession>>,
-    pub log: Mutex<VecDeque<RequestRecord>>,
+    pub log: Mutex<RequestLog>,
     /// Pending sign-in and consent forms.
     pub(crate) sign_in_forms: FormTokens<crate::pages::authorize::txn::Pending>,
     /// Pending device-code verification steps.
@@ -186,9 +195,6 @@ impl std::ops::Deref for TenantRef {
     }
 }
 
-/// Requests kept in the log.
-pub(crate) const LOG_CAPACITY: usize = 10_000;
-
 impl State {
     pub(crate) fn new(
         directory: Directory,
@@ -210,7 +216,7 @@ impl State {
             consents: JsonFile::load(dir, "consents.json")?,
             devices: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
-            log: Mutex::new(VecDeque::new()),
+            log: Mutex::new(RequestLog::default()),
             sign_in_forms: FormTokens::default(),
             device_forms: FormTokens::default(),
             data_dir,
@@ -295,11 +301,7 @@ impl State {
 
     /// Records a request in the bounded log.
     pub(crate) fn record(&self, record: RequestRecord) {
-        let mut log = lock(&self.log);
-        if log.len() == LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(record);
+        lock(&self.log).push(record);
     }
 }
 

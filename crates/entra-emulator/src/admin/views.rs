@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path as UrlPath, State as Shared};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Refusal;
 use crate::config::{Application, User};
 use crate::error::AdminError;
-use crate::state::{State, lock};
+use crate::state::{RequestRecord, State, lock};
 
 pub(super) fn public_user(user: &User) -> Value {
     let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
@@ -62,9 +63,37 @@ pub(super) async fn tenant(
     }
 }
 
+/// One record of the request log as the administration API shows it.
+/// Values were redacted by allow-list and cut short when recorded
+/// ([`RequestRecord`]); this is only their shape.
+#[derive(Debug, Serialize)]
+struct RequestView<'a> {
+    time: i64,
+    method: &'a str,
+    path: &'a str,
+    /// `[name, value]` pairs.
+    params: &'a [(String, String)],
+    omitted_params: usize,
+    status: u16,
+}
+
+impl<'a> From<&'a RequestRecord> for RequestView<'a> {
+    fn from(record: &'a RequestRecord) -> Self {
+        RequestView {
+            time: record.time,
+            method: &record.method,
+            path: &record.path,
+            params: &record.params,
+            omitted_params: record.omitted_params,
+            status: record.status,
+        }
+    }
+}
+
 pub(super) async fn requests(Shared(state): Shared<Arc<State>>) -> Response {
-    let log: Vec<_> = lock(&state.log).iter().cloned().collect();
-    Json(log).into_response()
+    let log = lock(&state.log);
+    let views: Vec<RequestView<'_>> = log.iter().map(RequestView::from).collect();
+    Json(views).into_response()
 }
 
 #[cfg(test)]

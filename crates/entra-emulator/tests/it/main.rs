@@ -19,6 +19,7 @@ mod on_behalf_of;
 mod openidconnect_client;
 mod password;
 mod refresh_token;
+mod request_log;
 mod restart;
 mod sign_in_pages;
 mod token_versions;
