@@ -37,6 +37,19 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
             // Not this client's code: refused, and left alone for its owner.
             return Err(invalid_code());
         }
+        // As Entra: codes sent to a single-page application's redirect URI are
+        // redeemed cross-origin (from the browser), all others never are.
+        let spa = ctx
+            .client
+            .app
+            .spa
+            .redirect_uris
+            .contains(&record.redirect_uri);
+        match (spa, ctx.origin) {
+            (true, false) => return Err(OAuthError::spa_without_origin()),
+            (false, true) => return Err(OAuthError::cross_origin_not_spa()),
+            _ => {}
+        }
         if let Some(family) = record.redeemed_family.clone() {
             drop(codes);
             refresh_token::revoke_family(ctx.state, &family);
