@@ -1,7 +1,9 @@
 //! Authorization code: redeeming a code issued by `/authorize`, with PKCE
 //! (S256 or plain, downgrade refused), the exact `redirect_uri`, single use
 //! (a replay revokes the refresh tokens the first redemption issued), and
-//! a client credential for codes sent to a `web` redirect URI.
+//! a client credential for codes sent to a `web` redirect URI, and Entra's
+//! `Origin` rule (codes of `spa` redirect URIs are redeemed cross-origin,
+//! AADSTS9002327; all others never are, AADSTS9002326).
 //!
 //! [`respond`] builds the delegated token response (access token, `scope`,
 //! ID token, refresh token, `client_info`) that the refresh-token grant
