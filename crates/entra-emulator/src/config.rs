@@ -448,6 +448,19 @@ impl Tenant {
     }
 }
 
+/// Entra's rule for redirect URIs: `https`, or `http` on `localhost` or a
+/// loopback address (`127.0.0.0/8`, `[::1]`). Anything else (`javascript:`,
+/// `data:`, `http://example.com`...) is refused.
+fn is_allowed_redirect(url: &url::Url) -> bool {
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(domain))) => domain.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 impl Application {
     fn check(&self) -> Result<(), ConfigError> {
         if !is_guid(&self.app_id) {
@@ -465,15 +478,31 @@ impl Application {
             }
         }
         for uri in self.all_redirect_uris() {
-            if let Err(source) = url::Url::parse(uri) {
-                return Err(ConfigError::RedirectUri {
+            let url = url::Url::parse(uri).map_err(|source| ConfigError::RedirectUri {
+                app_id: self.app_id.clone(),
+                uri: uri.clone(),
+                source,
+            })?;
+            if !is_allowed_redirect(&url) {
+                return Err(ConfigError::RedirectUriScheme {
                     app_id: self.app_id.clone(),
                     uri: uri.clone(),
-                    source,
                 });
             }
         }
         Ok(())
+    }
+
+    /// Whether `origin` (a browser's `Origin` header) is the origin of one
+    /// of the app's single-page-application redirect URIs.
+    pub fn is_spa_origin(&self, origin: &str) -> bool {
+        self.spa.redirect_uris.iter().any(|uri| {
+            url::Url::parse(uri).is_ok_and(|u| {
+                u.origin()
+                    .ascii_serialization()
+                    .eq_ignore_ascii_case(origin)
+            })
+        })
     }
 
     /// Every registered redirect URI with its platform.

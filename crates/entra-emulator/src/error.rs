@@ -164,6 +164,16 @@ pub enum ConfigError {
         #[source]
         source: url::ParseError,
     },
+    /// A redirect URI is neither `https` nor `http` on localhost or a loopback address.
+    #[error(
+        "{app_id}: redirect URI {uri:?} must use https, or http on localhost or a loopback address (127.0.0.1, [::1])"
+    )]
+    RedirectUriScheme {
+        /// The application.
+        app_id: String,
+        /// The URI given.
+        uri: String,
+    },
 }
 
 /// Why an administrative change or token request was refused. The
@@ -400,6 +410,51 @@ impl OAuthError {
             70_003,
             format!("The app requested an unsupported grant type '{grant}'."),
         )
+    }
+
+    /// `invalid_request`, AADSTS9002326: an `Origin` header on the redemption
+    /// of a code issued to a redirect URI that is not a single-page application's.
+    pub fn cross_origin_not_spa() -> Self {
+        Self::new(
+            "invalid_request",
+            9_002_326,
+            "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type.",
+        )
+    }
+
+    /// `invalid_request`, AADSTS9002327: a code issued to a single-page
+    /// application's redirect URI redeemed without an `Origin` header.
+    pub fn spa_without_origin() -> Self {
+        Self::new(
+            "invalid_request",
+            9_002_327,
+            "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+        )
+    }
+
+    /// `invalid_request`, AADSTS900561, HTTP 405: the token endpoint answered
+    /// a method other than POST (Entra's code and text for `GET /token`).
+    pub fn method_not_allowed(method: &http::Method) -> Self {
+        Self::new(
+            "invalid_request",
+            900_561,
+            format!(
+                "The endpoint only accepts POST, OPTIONS requests. Received a {method} request."
+            ),
+        )
+        .status(StatusCode::METHOD_NOT_ALLOWED)
+    }
+
+    /// `invalid_request`, HTTP 413: a request body over `limit` bytes. Entra
+    /// documents no code for an oversized body; this is AADSTS90015
+    /// (`QueryStringTooLong`), its documented code for an oversized request.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            "invalid_request",
+            90_015,
+            format!("The request is too large: the body may be at most {limit} bytes."),
+        )
+        .status(StatusCode::PAYLOAD_TOO_LARGE)
     }
 
     /// The JSON body, with fresh trace and correlation ids.

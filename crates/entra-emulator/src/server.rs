@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Extension, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -287,11 +287,17 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
         .route("/common/discovery/instance", get(discovery::instance))
         .route(
             "/{tenant}/oauth2/v2.0/token",
-            post(token::endpoint::<false>).options(token::preflight),
+            post(token::endpoint::<false>)
+                .options(token::preflight)
+                .fallback(token::wrong_method)
+                .layer(DefaultBodyLimit::max(token::MAX_BODY)),
         )
         .route(
             "/{tenant}/oauth2/token",
-            post(token::endpoint::<true>).options(token::preflight),
+            post(token::endpoint::<true>)
+                .options(token::preflight)
+                .fallback(token::wrong_method)
+                .layer(DefaultBodyLimit::max(token::MAX_BODY)),
         )
         .route(
             "/{tenant}/oauth2/v2.0/devicecode",
@@ -323,13 +329,12 @@ async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) 
             .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     let (parts, body) = request.into_parts();
     let (bytes, request) = if is_form {
-        match axum::body::to_bytes(body, 1024 * 1024).await {
+        match axum::body::to_bytes(body, token::MAX_BODY).await {
             Ok(bytes) => (bytes.clone(), Request::from_parts(parts, Body::from(bytes))),
             Err(_) => {
-                return axum::response::IntoResponse::into_response((
-                    http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "request body too large",
-                ));
+                return axum::response::IntoResponse::into_response(
+                    crate::error::OAuthError::body_too_large(token::MAX_BODY),
+                );
             }
         }
     } else {

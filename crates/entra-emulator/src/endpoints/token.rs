@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::{is_form, resolve_tenant};
 use crate::client_auth::{self, Form};
@@ -13,30 +14,45 @@ use crate::error::OAuthError;
 use crate::grants::{self, Ctx};
 use crate::state::{Listener, State as Shared};
 
+/// The largest request body the token endpoint reads (the request log reads
+/// form bodies up to the same size).
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
+
 /// The token endpoint: v2 (`V1 = false`) or v1 (`V1 = true`: string numbers, `resource`).
 pub(crate) async fn endpoint<const V1: bool>(
     State(state): State<Arc<Shared>>,
     Path(segment): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut response = handle(&state, &segment, &headers, &body, V1);
-    // Single-page applications (Swagger UI's PKCE sign-in) redeem codes from
-    // the browser, cross-origin: Entra's token endpoint allows any origin.
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+    match body {
+        Ok(body) => {
+            let mut response = handle(&state, &segment, &headers, &body, V1);
+            let client_id = url::form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "client_id")
+                .map(|(_, v)| v.into_owned());
+            let dir = state.dir();
+            let client = client_id.as_deref().and_then(|id| dir.application(id));
+            allow_origin(&mut response, &headers, |origin| {
+                client.is_some_and(|app| app.is_spa_origin(origin))
+            });
+            response
+        }
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            OAuthError::body_too_large(MAX_BODY).into_response()
+        }
+        Err(rejection) => OAuthError::invalid_request(rejection.body_text()).into_response(),
+    }
 }
 
 /// `OPTIONS` on the token endpoint: the CORS preflight of a browser's
-/// form POST carrying MSAL.js's or Swagger UI's extra headers.
-pub(crate) async fn preflight() -> Response {
-    (
+/// form POST carrying MSAL.js's or Swagger UI's extra headers. Answered for
+/// the origins of single-page-application redirect URIs only (the POST
+/// itself checks the origin against the client's own registration).
+pub(crate) async fn preflight(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let mut response = (
         StatusCode::NO_CONTENT,
         [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
             (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"),
             (
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -47,7 +63,38 @@ pub(crate) async fn preflight() -> Response {
             (header::ACCESS_CONTROL_MAX_AGE, "86400"),
         ],
     )
-        .into_response()
+        .into_response();
+    let dir = state.dir();
+    allow_origin(&mut response, &headers, |origin| {
+        dir.tenants
+            .iter()
+            .flat_map(|t| &t.applications)
+            .any(|app| app.is_spa_origin(origin))
+    });
+    response
+}
+
+/// Any method but POST and OPTIONS on the token endpoint: 405, Entra-shaped.
+pub(crate) async fn wrong_method(method: Method) -> Response {
+    let mut response = OAuthError::method_not_allowed(&method).into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+    response
+}
+
+/// Echoes the request's `Origin` in `Access-Control-Allow-Origin` when
+/// `allowed` says so (never `*`); the answer varies with `Origin`.
+fn allow_origin(response: &mut Response, headers: &HeaderMap, allowed: impl Fn(&str) -> bool) {
+    let origin = headers.get(header::ORIGIN);
+    if let Some(origin) = origin.filter(|o| o.to_str().is_ok_and(&allowed)) {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("origin"));
 }
 
 fn handle(state: &Shared, segment: &str, headers: &HeaderMap, body: &[u8], v1: bool) -> Response {
@@ -76,6 +123,7 @@ fn handle(state: &Shared, segment: &str, headers: &HeaderMap, body: &[u8], v1: b
     };
     let ctx = Ctx {
         state,
+        origin: headers.get(header::ORIGIN).is_some(),
         tenant: &tenant,
         client: &client,
         form: &form,

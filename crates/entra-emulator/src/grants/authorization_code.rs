@@ -1,7 +1,9 @@
 //! Authorization code: redeeming a code issued by `/authorize`, with PKCE
 //! (S256 or plain, downgrade refused), the exact `redirect_uri`, single use
 //! (a replay revokes the refresh tokens the first redemption issued), and
-//! a client credential for codes sent to a `web` redirect URI.
+//! a client credential for codes sent to a `web` redirect URI, and Entra's
+//! `Origin` rule (codes of `spa` redirect URIs are redeemed cross-origin,
+//! AADSTS9002327; all others never are, AADSTS9002326).
 //!
 //! [`respond`] builds the delegated token response (access token, `scope`,
 //! ID token, refresh token, `client_info`) that the refresh-token grant
@@ -36,6 +38,19 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
         {
             // Not this client's code: refused, and left alone for its owner.
             return Err(invalid_code());
+        }
+        // As Entra: codes sent to a single-page application's redirect URI are
+        // redeemed cross-origin (from the browser), all others never are.
+        let spa = ctx
+            .client
+            .app
+            .spa
+            .redirect_uris
+            .contains(&record.redirect_uri);
+        match (spa, ctx.origin) {
+            (true, false) => return Err(OAuthError::spa_without_origin()),
+            (false, true) => return Err(OAuthError::cross_origin_not_spa()),
+            _ => {}
         }
         if let Some(family) = record.redeemed_family.clone() {
             drop(codes);

@@ -22,6 +22,8 @@ use crate::tokens::Issued;
 pub(crate) struct Ctx<'a> {
     /// Shared state.
     pub state: &'a State,
+    /// The request came with an `Origin` header (from a browser, cross-origin).
+    pub origin: bool,
     /// The tenant the request is for.
     pub tenant: &'a Tenant,
     /// The authenticated (or public) client.

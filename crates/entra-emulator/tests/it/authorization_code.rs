@@ -176,7 +176,7 @@ async fn openid_only_gives_a_graph_token_and_the_scope_defaults_to_the_authorize
 async fn token_scope_must_be_a_subset_of_the_authorize_scopes() {
     let emulator = start_with(auto_login_directory()).await;
     let (code, verifier) = spa_code(&emulator, &api_scope("Read"), "n").await;
-    let (s, b) = post_token(
+    let (s, b) = post_spa_token(
         &emulator,
         &[
             ("grant_type", "authorization_code"),
@@ -191,7 +191,7 @@ async fn token_scope_must_be_a_subset_of_the_authorize_scopes() {
     assert_aadsts(s, &b, 400, "invalid_scope", 70_011);
 
     let (code, verifier) = spa_code(&emulator, &api_scope("Read"), "n").await;
-    let (s, b) = post_token(
+    let (s, b) = post_spa_token(
         &emulator,
         &[
             ("grant_type", "authorization_code"),
@@ -299,7 +299,7 @@ async fn pkce_mismatch_missing_verifier_and_downgrade_are_refused() {
 
     // Missing verifier.
     let (code, _) = spa_code(&emulator, &api_scope("Read"), "n").await;
-    let (s, b) = post_token(
+    let (s, b) = post_spa_token(
         &emulator,
         &[
             ("grant_type", "authorization_code"),
@@ -383,7 +383,7 @@ async fn redirect_uri_and_client_must_match_at_redemption() {
     .await;
     assert_aadsts(s, &b, 400, "invalid_grant", 70_000);
     // Another redirect URI.
-    let (s, b) = post_token(
+    let (s, b) = post_spa_token(
         &emulator,
         &[
             ("grant_type", "authorization_code"),
@@ -398,7 +398,7 @@ async fn redirect_uri_and_client_must_match_at_redemption() {
     // Unknown code, missing code.
     let (s, b) = redeem_spa(&emulator, "not-a-code", &verifier).await;
     assert_aadsts(s, &b, 400, "invalid_grant", 70_000);
-    let (s, b) = post_token(
+    let (s, b) = post_spa_token(
         &emulator,
         &[
             ("grant_type", "authorization_code"),
@@ -433,6 +433,7 @@ async fn the_v1_endpoints_issue_and_redeem_codes_with_a_resource() {
     let code = page.redirect_params()["code"].clone();
     let response = client(&emulator)
         .post(format!("{}/{TENANT}/oauth2/token", emulator.http_url()))
+        .header("origin", SPA_ORIGIN)
         .form(&[
             ("grant_type", "authorization_code"),
             ("client_id", SPA),

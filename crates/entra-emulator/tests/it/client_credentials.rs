@@ -177,7 +177,7 @@ async fn v1_endpoint_answers_with_strings_and_resource() {
 }
 
 #[tokio::test]
-async fn token_endpoint_allows_cross_origin_redemption_by_browsers() {
+async fn token_endpoint_allows_cross_origin_redemption_by_single_page_applications() {
     let emulator = start().await;
     let url = token_url(&emulator.http_url());
     // The preflight a browser sends before Swagger UI's or MSAL.js's POST.
@@ -193,7 +193,11 @@ async fn token_endpoint_allows_cross_origin_redemption_by_browsers() {
         .await
         .unwrap();
     assert_eq!(preflight.status(), 204);
-    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    // The SPA's own origin, never `*` (issue 12, finding 9).
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
     let methods = preflight.headers()["access-control-allow-methods"]
         .to_str()
         .unwrap();
@@ -202,7 +206,25 @@ async fn token_endpoint_allows_cross_origin_redemption_by_browsers() {
         .to_str()
         .unwrap();
     assert!(allowed.contains("content-type") && allowed.contains("x-requested-with"));
-    // Answers, successes and errors alike, are readable cross-origin.
+    // The SPA's answers, errors too, are readable from its page; a
+    // confidential client's are not readable from any page.
+    let response = client(&emulator)
+        .post(&url)
+        .header("origin", "http://localhost:8080")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", SPA),
+            ("code", "not-a-code"),
+            ("redirect_uri", SPA_REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
     for secret in [DAEMON_SECRET, "wrong"] {
         let response = client(&emulator)
             .post(&url)
@@ -217,6 +239,11 @@ async fn token_endpoint_allows_cross_origin_redemption_by_browsers() {
             .await
             .unwrap();
         assert_eq!(response.status().is_success(), secret == DAEMON_SECRET);
-        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
     }
 }

@@ -263,9 +263,9 @@ pub async fn spa_code(emulator: &Emulator, scope: &str, nonce: &str) -> (String,
     (params["code"].clone(), verifier)
 }
 
-/// Redeems a SPA code (public client, no secret).
+/// Redeems a SPA code (public client, no secret, cross-origin from the SPA's page).
 pub async fn redeem_spa(emulator: &Emulator, code: &str, verifier: &str) -> (u16, Value) {
-    post_token(
+    post_spa_token(
         emulator,
         &[
             ("grant_type", "authorization_code"),

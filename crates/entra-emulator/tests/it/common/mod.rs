@@ -18,6 +18,8 @@ pub const WEB_SECRET: &str = "heroes-web-dev-secret";
 pub const WEB_REDIRECT: &str = "http://localhost:8000/auth/callback";
 pub const SPA: &str = "b9c8d7e6-5f4a-4b3c-8d2e-1f0a9b8c7d6e";
 pub const SPA_REDIRECT: &str = "http://localhost:8080/docs/oauth2-redirect.html";
+/// The origin of [`SPA_REDIRECT`]: the `Origin` a browser sends from the SPA.
+pub const SPA_ORIGIN: &str = "http://localhost:8080";
 pub const DAEMON: &str = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f";
 pub const DAEMON_SECRET: &str = "heroes-daemon-dev-secret";
 pub const CLI: &str = "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6";
@@ -57,12 +59,28 @@ pub fn token_url(base: &str) -> String {
 
 /// POSTs a form to the token endpoint; returns status and JSON body.
 pub async fn post_token(emulator: &Emulator, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = client(emulator)
+    post_token_from(emulator, None, form).await
+}
+
+/// POSTs a form to the token endpoint as the SPA's page does: cross-origin,
+/// from [`SPA_ORIGIN`].
+pub async fn post_spa_token(emulator: &Emulator, form: &[(&str, &str)]) -> (u16, Value) {
+    post_token_from(emulator, Some(SPA_ORIGIN), form).await
+}
+
+/// POSTs a form to the token endpoint, with an `Origin` header when given.
+pub async fn post_token_from(
+    emulator: &Emulator,
+    origin: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = client(emulator)
         .post(token_url(&emulator.http_url()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+        .form(form);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
