@@ -43,7 +43,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use entra_core::claims;
-use entra_core::json;
 use entra_core::rules::{Audience, Kind};
 use serde_json::{Map, Value};
 
@@ -257,7 +256,8 @@ impl IdTokenValidator {
         }
         Ok(IdToken {
             raw: token.to_owned(),
-            claims: json::to_map(&parsed.payload)?,
+            // `check` read this payload with the strict reader already.
+            claims: serde_json::from_slice(&parsed.payload).map_err(|_| InvalidToken::Malformed)?,
             version: checked.version,
             expires_at: checked.exp,
             issued_at: checked.iat.unwrap_or_default(),

@@ -392,11 +392,11 @@ impl KeyStore {
     }
 
     fn take_on_demand(&self) -> bool {
-        if !self.on_demand_allowed() {
+        let now = Instant::now();
+        if lock(&self.next_attempt).is_some_and(|at| now < at) {
             return false;
         }
         let mut next = lock(&self.next_on_demand);
-        let now = Instant::now();
         if next.is_none_or(|at| now >= at) {
             *next = Some(now + self.min_refresh_interval);
             true
