@@ -16,7 +16,7 @@ use crate::config::{Application, User};
 use crate::error::OAuthError;
 use crate::scopes::{self, GRAPH_APP_ID, Requested, ResourceScope};
 use crate::state::{AuthCode, lock};
-use crate::tokens::{self, AccessTokenRequest};
+use crate::tokens::{self, AccessTokenRequest, IdTokenRequest};
 use crate::util::{b64url, random_guid, secrets_equal, sha256_b64};
 
 /// `grant_type=authorization_code`.
@@ -220,8 +220,18 @@ pub(crate) fn respond(ctx: &Ctx<'_>, d: &Delegated<'_>) -> GrantResult {
     scope_list.extend(d.requested.oidc.iter().cloned());
     let id_token = if d.requested.has("openid") {
         Some(
-            tokens::id_token(ctx.state, ctx.tenant, client, d.user, d.nonce, d.auth_time)
-                .map_err(server_error)?,
+            tokens::id_token(
+                ctx.state,
+                &IdTokenRequest {
+                    tenant: ctx.tenant,
+                    client,
+                    user: d.user,
+                    nonce: d.nonce,
+                    auth_time: d.auth_time,
+                    email: d.requested.has("email"),
+                },
+            )
+            .map_err(server_error)?,
         )
     } else {
         None
