@@ -56,6 +56,29 @@ pub struct Settings {
     pub entra_issuers: bool,
     /// How long a rotated-out signing key stays published, in seconds.
     pub key_rotation_grace: u64,
+    /// What a refresh token that was already used is worth
+    /// (`refreshTokenReuse = "allow"`, the default, or `"detect"`).
+    pub refresh_token_reuse: RefreshTokenReuse,
+}
+
+/// What happens when a refresh token that was already used comes back.
+///
+/// Either way every use answers with a new refresh token (in the same
+/// family), and a second redemption of an authorization code revokes the
+/// tokens its first redemption issued (RFC 6749 §4.1.2).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum RefreshTokenReuse {
+    /// As Entra: a used refresh token stays valid until it expires, and
+    /// nothing is revoked when it comes back. Two processes sharing one
+    /// token cache (or two web servers sharing one session store) may each
+    /// refresh with the same token.
+    #[default]
+    Allow,
+    /// Strict reuse detection (RFC 9700 §4.14.2): a refresh token is good
+    /// for one use; when a used one comes back, the request is refused and
+    /// every token of its family (the same sign-in) is revoked (AADSTS70008).
+    Detect,
 }
 
 impl Default for Settings {
@@ -71,6 +94,7 @@ impl Default for Settings {
             auto_login_with_hint: false,
             entra_issuers: false,
             key_rotation_grace: 24 * 3600,
+            refresh_token_reuse: RefreshTokenReuse::Allow,
         }
     }
 }
@@ -543,6 +567,32 @@ mod tests {
         let d = Directory::default_demo();
         assert_eq!(d.tenants.len(), 1);
         assert!(d.tenants[0].users.len() >= 2);
+    }
+
+    #[test]
+    fn refresh_token_reuse_is_allowed_unless_the_file_says_detect() {
+        assert_eq!(
+            Settings::default().refresh_token_reuse,
+            RefreshTokenReuse::Allow
+        );
+        assert_eq!(
+            Directory::default_demo().settings.refresh_token_reuse,
+            RefreshTokenReuse::Allow
+        );
+        let allow = "refreshTokenReuse = \"allow\"";
+        assert!(DEFAULT_CONFIG.contains(allow));
+        let text = DEFAULT_CONFIG.replace(allow, "refreshTokenReuse = \"detect\"");
+        assert_eq!(
+            Directory::from_toml(&text)
+                .map(|d| d.settings.refresh_token_reuse)
+                .ok(),
+            Some(RefreshTokenReuse::Detect)
+        );
+        let text = DEFAULT_CONFIG.replace(allow, "refreshTokenReuse = \"sometimes\"");
+        assert!(matches!(
+            Directory::from_toml(&text),
+            Err(Error::Config(ConfigError::Syntax(_)))
+        ));
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub(crate) struct RefreshRecord {
     /// Delegated scopes the family may ask for (full `{resource}/{scope}` form).
     pub scopes: Vec<String>,
     pub expires: i64,
-    /// Rotated out: presenting it again revokes the whole family.
+    /// Used once already: with `refreshTokenReuse = "detect"`, presenting
+    /// it again revokes the whole family (by default it stays valid, as in
+    /// Entra).
     pub spent: bool,
     /// When the user signed in: the `auth_time` of ID tokens after a refresh.
     #[serde(default)]
@@ -61,7 +63,12 @@ pub(crate) struct RefreshRecord {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct RefreshStore {
     pub tokens: HashMap<String, RefreshRecord>,
+    /// Every revoked family.
     pub revoked_families: HashSet<String>,
+    /// The revoked families whose authorization code was redeemed twice (the
+    /// others were revoked by a reused refresh token): the refusal says which.
+    #[serde(default)]
+    pub code_replayed_families: HashSet<String>,
 }
 
 /// A user's consent to a client's delegated scopes on a resource.

@@ -170,6 +170,12 @@ pub(crate) fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Resul
         }
         None => {
             let sp = service_principal_id(req.tenant, req.client);
+            if version == 1 {
+                // As Entra's v1 app-only tokens: the identity provider is the
+                // tenant's own STS, the issuer (so no validator takes the
+                // client for a guest).
+                put(&mut c, "idp", state.issuer_v1(tid).into());
+            }
             put(&mut c, "oid", sp.clone().into());
             put(&mut c, "sub", sp.into());
             let roles = req
@@ -212,15 +218,38 @@ pub(crate) fn access_token(state: &State, req: &AccessTokenRequest<'_>) -> Resul
     })
 }
 
-/// Mints an ID token (v2 form) for `client`.
-pub(crate) fn id_token(
-    state: &State,
-    tenant: &Tenant,
-    client: &Application,
-    user: &User,
-    nonce: Option<&str>,
-    auth_time: i64,
-) -> Result<String, Error> {
+/// What an ID token is for: the user signed in to `client`.
+#[derive(Debug)]
+pub(crate) struct IdTokenRequest<'a> {
+    /// The tenant issuing it.
+    pub tenant: &'a Tenant,
+    /// The client application (`aud`).
+    pub client: &'a Application,
+    /// The signed-in user.
+    pub user: &'a User,
+    /// The authorize request's `nonce`, echoed verbatim.
+    pub nonce: Option<&'a str>,
+    /// When the user signed in.
+    pub auth_time: i64,
+    /// Whether the `email` scope was asked for (`email`, when the user has
+    /// an address, only then).
+    pub email: bool,
+}
+
+/// Mints an ID token (v2 form) with Entra's default claims: `aud`, `iss`,
+/// `iat`, `nbf`, `exp`, `auth_time`, `aio`, `name`, `oid`,
+/// `preferred_username`, `rh`, `sub`, `tid`, `uti`, `ver`; `nonce` when the
+/// authorize request had one, `email` with the `email` scope, `roles` the
+/// user holds on the client.
+pub(crate) fn id_token(state: &State, req: &IdTokenRequest<'_>) -> Result<String, Error> {
+    let IdTokenRequest {
+        tenant,
+        client,
+        user,
+        nonce,
+        auth_time,
+        email,
+    } = *req;
     let now = state.now();
     let lifetime = i64::try_from(state.dir().settings.id_token_lifetime).unwrap_or(3600);
     let tid = &tenant.tenant_id;
@@ -231,6 +260,7 @@ pub(crate) fn id_token(
         "nbf": now,
         "exp": now + lifetime,
         "auth_time": auth_time,
+        "aio": random_token(48),
         "name": user.display_name,
         "oid": user.object_id,
         "preferred_username": user.user_principal_name,
@@ -243,7 +273,7 @@ pub(crate) fn id_token(
     if let Some(nonce) = nonce {
         c["nonce"] = nonce.into();
     }
-    if let Some(mail) = &user.mail {
+    if let Some(mail) = user.mail.as_ref().filter(|_| email) {
         c["email"] = mail.clone().into();
     }
     let roles: Vec<&str> = user

@@ -7,12 +7,21 @@ use std::time::Duration;
 
 use crate::common::*;
 use entra_client::{AuthorizationRequest, ClientCredential, ConfidentialClient, Error, SignIn};
+use entra_emulator::config::RefreshTokenReuse;
 use entra_emulator::{Directory, Emulator};
 
 /// The demo directory with `login_hint` signing in at once.
 fn auto_login() -> Directory {
     let mut directory = Directory::default_demo();
     directory.settings.auto_login_with_hint = true;
+    directory
+}
+
+/// [`auto_login`] with strict refresh-token reuse detection: a used refresh
+/// token coming back revokes its family (Entra keeps it valid).
+fn detecting_reuse() -> Directory {
+    let mut directory = auto_login();
+    directory.settings.refresh_token_reuse = RefreshTokenReuse::Detect;
     directory
 }
 
@@ -47,7 +56,8 @@ async fn signed_in(emulator: &Emulator, clock: &TestClock) -> (ConfidentialClien
 
 #[tokio::test]
 async fn a_cached_token_is_used_until_the_margin_then_refreshed_with_the_rotated_token() {
-    let emulator = start_with(auto_login()).await;
+    // With reuse detection, so that refreshing with the used token would fail.
+    let emulator = start_with(detecting_reuse()).await;
     let clock = TestClock::default();
     let (client, sign_in) = signed_in(&emulator, &clock).await;
     let scopes = [heroes("Read"), heroes("Write")];
@@ -85,8 +95,8 @@ async fn a_cached_token_is_used_until_the_margin_then_refreshed_with_the_rotated
         .unwrap();
     assert!(principal.has_scope("Heroes.Read") && principal.has_scope("Heroes.Write"));
 
-    // Again later: the refresh uses the rotated refresh token (the emulator
-    // revokes the whole family when a spent one is presented again).
+    // Again later: the refresh uses the rotated refresh token (the used one
+    // would revoke the whole family here).
     clock.advance(3300);
     emulator.set_clock_offset(6600);
     let again = client
@@ -168,7 +178,7 @@ async fn an_expired_refresh_token_means_interaction_required_and_is_forgotten() 
 
 #[tokio::test]
 async fn a_revoked_refresh_token_family_means_interaction_required() {
-    let emulator = start_with(auto_login()).await;
+    let emulator = start_with(detecting_reuse()).await;
     let clock = TestClock::default();
     let (client, sign_in) = signed_in(&emulator, &clock).await;
     // Another holder of the same (stolen) refresh token family uses it twice:
@@ -258,7 +268,8 @@ async fn concurrent_silent_requests_for_one_token_make_one_refresh() {
 
 #[tokio::test]
 async fn concurrent_refreshes_for_other_scopes_take_turns_with_the_refresh_token() {
-    let emulator = start_with(auto_login()).await;
+    // Strict reuse detection: two refreshes with one token would revoke it.
+    let emulator = start_with(detecting_reuse()).await;
     let clock = TestClock::default();
     let (client, sign_in) = signed_in(&emulator, &clock).await;
     clock.advance(3300);

@@ -1,4 +1,7 @@
 //! Discovery documents (v2 and v1), key sets, and MSAL's instance discovery.
+//!
+//! The tenant-independent documents (`common`, `organizations`) publish the
+//! `{tenantid}` issuer template and a null `tenant_region_scope`, as Entra's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,6 +56,7 @@ pub(crate) async fn v2(
     };
     let base = state.base(listener);
     let p = format!("{base}/{path_tenant}");
+    let region = region_scope(&segment);
     metadata(json!({
         "token_endpoint": format!("{p}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -72,7 +76,7 @@ pub(crate) async fn v2(
         "end_session_endpoint": format!("{p}/oauth2/v2.0/logout"),
         "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
         "kerberos_endpoint": format!("{p}/kerberos"),
-        "tenant_region_scope": "WW",
+        "tenant_region_scope": region,
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
@@ -92,6 +96,7 @@ pub(crate) async fn v1(
     };
     let base = state.base(listener);
     let p = format!("{base}/{path_tenant}");
+    let region = region_scope(&segment);
     metadata(json!({
         "token_endpoint": format!("{p}/oauth2/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -112,12 +117,22 @@ pub(crate) async fn v1(
         "authorization_endpoint": format!("{p}/oauth2/authorize"),
         "device_authorization_endpoint": format!("{p}/oauth2/devicecode"),
         "kerberos_endpoint": format!("{p}/kerberos"),
-        "tenant_region_scope": "WW",
+        "tenant_region_scope": region,
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
         "rbac_url": "https://pas.windows.net",
     }))
+}
+
+/// `tenant_region_scope`: a tenant's region (`WW` here), or null on the
+/// tenant-independent documents, as Entra's.
+fn region_scope(segment: &str) -> Value {
+    if is_multi(segment) {
+        Value::Null
+    } else {
+        Value::from("WW")
+    }
 }
 
 /// The tenant id for the issuer (`{tenantid}` on multi-tenant documents)

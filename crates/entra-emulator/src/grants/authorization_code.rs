@@ -1,6 +1,8 @@
 //! Authorization code: redeeming a code issued by `/authorize`, with PKCE
 //! (S256 or plain, downgrade refused), the exact `redirect_uri`, single use
-//! (a replay revokes the refresh tokens the first redemption issued), and
+//! (a replay is refused with Entra's AADSTS54005 and revokes the refresh
+//! tokens the first redemption issued, RFC 6749 §4.1.2: using them then
+//! says why), and
 //! a client credential for codes sent to a `web` redirect URI, and Entra's
 //! `Origin` rule (codes of `spa` redirect URIs are redeemed cross-origin,
 //! AADSTS9002327; all others never are, AADSTS9002326).
@@ -14,7 +16,7 @@ use crate::config::{Application, User};
 use crate::error::OAuthError;
 use crate::scopes::{self, GRAPH_APP_ID, Requested, ResourceScope};
 use crate::state::{AuthCode, lock};
-use crate::tokens::{self, AccessTokenRequest};
+use crate::tokens::{self, AccessTokenRequest, IdTokenRequest};
 use crate::util::{b64url, random_guid, secrets_equal, sha256_b64};
 
 /// `grant_type=authorization_code`.
@@ -54,7 +56,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
         }
         if let Some(family) = record.redeemed_family.clone() {
             drop(codes);
-            refresh_token::revoke_family(ctx.state, &family);
+            refresh_token::revoke_family_of_replayed_code(ctx.state, &family);
             return Err(already_redeemed());
         }
         if record.expires <= now {
@@ -117,7 +119,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
             Some(c) => {
                 let first = c.redeemed_family.clone().unwrap_or_default();
                 drop(codes);
-                refresh_token::revoke_family(ctx.state, &first);
+                refresh_token::revoke_family_of_replayed_code(ctx.state, &first);
                 return Err(already_redeemed());
             }
             None => return Err(invalid_code()),
@@ -218,8 +220,18 @@ pub(crate) fn respond(ctx: &Ctx<'_>, d: &Delegated<'_>) -> GrantResult {
     scope_list.extend(d.requested.oidc.iter().cloned());
     let id_token = if d.requested.has("openid") {
         Some(
-            tokens::id_token(ctx.state, ctx.tenant, client, d.user, d.nonce, d.auth_time)
-                .map_err(server_error)?,
+            tokens::id_token(
+                ctx.state,
+                &IdTokenRequest {
+                    tenant: ctx.tenant,
+                    client,
+                    user: d.user,
+                    nonce: d.nonce,
+                    auth_time: d.auth_time,
+                    email: d.requested.has("email"),
+                },
+            )
+            .map_err(server_error)?,
         )
     } else {
         None
@@ -343,7 +355,7 @@ fn invalid_code() -> OAuthError {
 fn already_redeemed() -> OAuthError {
     OAuthError::invalid_grant(
         54_005,
-        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token. The tokens issued with it were revoked.",
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token. (The emulator revoked the tokens the code's first redemption issued, RFC 6749 §4.1.2.)",
     )
 }
 

@@ -11,7 +11,7 @@ use crate::config::{Application, User};
 use crate::error::OAuthError;
 use crate::scopes::{self, Requested};
 use crate::state::{DeviceStatus, lock};
-use crate::tokens::{self, AccessTokenRequest};
+use crate::tokens::{self, AccessTokenRequest, IdTokenRequest};
 use crate::util::{random_guid, sha256_b64};
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
@@ -261,8 +261,18 @@ pub(crate) fn issue_user_tokens(
     scope_list.extend(requested.oidc.iter().cloned());
     let id_token = if requested.has("openid") {
         Some(
-            tokens::id_token(ctx.state, ctx.tenant, ctx.client.app, user, None, auth_time)
-                .map_err(server_error)?,
+            tokens::id_token(
+                ctx.state,
+                &IdTokenRequest {
+                    tenant: ctx.tenant,
+                    client: ctx.client.app,
+                    user,
+                    nonce: None,
+                    auth_time,
+                    email: requested.has("email"),
+                },
+            )
+            .map_err(server_error)?,
         )
     } else {
         None

@@ -1,13 +1,20 @@
 //! Refresh tokens: opaque random values, stored only as their SHA-256, in
-//! families. Each use rotates the token (the old one is spent, a new one
-//! issued in the same family); presenting a spent token again revokes the
-//! whole family (RFC 9700 §4.14.2). A refresh token may ask for any
-//! resource the client holds consent for.
+//! families (one per sign-in). Each use answers with a new token in the same
+//! family. What a used token is worth then is `settings.refreshTokenReuse`
+//! ([`RefreshTokenReuse`]): by default, as in Entra, it stays valid until it
+//! expires, so processes sharing one token cache may each refresh with it;
+//! with `"detect"`, presenting a used token again revokes the whole family
+//! (RFC 9700 §4.14.2). A second redemption of an authorization code revokes
+//! the family its first redemption started, whatever the setting, and the
+//! refusal of its tokens says so. A refresh token may ask for any resource
+//! the client holds consent for. Records are kept until a week after they
+//! expire (so a late use reads "expired"), then pruned.
 
 use http::StatusCode;
 
 use super::authorization_code::{self, Delegated};
 use super::{Ctx, GrantResult};
+use crate::config::RefreshTokenReuse;
 use crate::error::OAuthError;
 use crate::scopes;
 use crate::state::{RefreshRecord, State};
@@ -26,8 +33,9 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     let now = ctx.state.now();
     let client_id = ctx.client.app.app_id.clone();
     let tenant_id = ctx.tenant.tenant_id.clone();
+    let detect_reuse = ctx.state.dir().settings.refresh_token_reuse == RefreshTokenReuse::Detect;
 
-    // Every check; a spent token revokes its family.
+    // Every check; with reuse detection, a spent token revokes its family.
     let check = |mark_spent: bool| {
         ctx.state
             .refresh
@@ -47,11 +55,15 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
                     ));
                 }
                 if store.revoked_families.contains(&record.family) {
-                    return Err(revoked());
+                    return Err(if store.code_replayed_families.contains(&record.family) {
+                        revoked_by_code_replay()
+                    } else {
+                        revoked_by_reuse()
+                    });
                 }
-                if record.spent {
+                if record.spent && detect_reuse {
                     store.revoked_families.insert(record.family.clone());
-                    return Err(revoked());
+                    return Err(revoked_by_reuse());
                 }
                 if record.expires <= now {
                     return Err(OAuthError::invalid_grant(
@@ -81,7 +93,8 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
     }
     authorization_code::check_grantable(ctx, user, &requested)?;
 
-    // Rotate: claim the token (a concurrent use of it is a reuse).
+    // Rotate: mark the token used (with reuse detection, a concurrent use
+    // of it is a reuse; by default both uses succeed).
     let record = check(true)?;
     authorization_code::respond(
         ctx,
@@ -117,6 +130,7 @@ pub(crate) fn issue(
             let live: std::collections::HashSet<String> =
                 store.tokens.values().map(|r| r.family.clone()).collect();
             store.revoked_families.retain(|f| live.contains(f));
+            store.code_replayed_families.retain(|f| live.contains(f));
             store.tokens.insert(
                 sha256_b64(token.as_bytes()),
                 RefreshRecord {
@@ -135,19 +149,28 @@ pub(crate) fn issue(
     Ok(token)
 }
 
-/// Revokes every refresh token of `family`.
-pub(crate) fn revoke_family(state: &State, family: &str) {
+/// Revokes every refresh token of `family`, because the authorization code
+/// that started it was redeemed a second time (RFC 6749 §4.1.2).
+pub(crate) fn revoke_family_of_replayed_code(state: &State, family: &str) {
     if let Err(e) = state.refresh.update(|store| {
         store.revoked_families.insert(family.to_owned());
+        store.code_replayed_families.insert(family.to_owned());
     }) {
         tracing::warn!(error = %e, "cannot record a revoked refresh-token family");
     }
 }
 
-fn revoked() -> OAuthError {
+fn revoked_by_reuse() -> OAuthError {
     OAuthError::invalid_grant(
         70_008,
-        "The refresh token has been revoked: it was already used, so every token of its family was revoked. Send a new interactive authorization request for this user and resource.",
+        "The refresh token has been revoked: it was already used, so every token of its family was revoked (refreshTokenReuse = \"detect\"). Send a new interactive authorization request for this user and resource.",
+    )
+}
+
+fn revoked_by_code_replay() -> OAuthError {
+    OAuthError::invalid_grant(
+        70_008,
+        "The refresh token has been revoked: the authorization code it was issued for was redeemed twice, so every token issued with that code was revoked. Send a new interactive authorization request for this user and resource.",
     )
 }
 

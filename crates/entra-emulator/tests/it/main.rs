@@ -12,6 +12,8 @@ mod client_credentials;
 mod clients;
 mod common;
 mod device_code;
+mod finding_10;
+mod finding_11;
 mod finding_9;
 mod library;
 mod msal_node;

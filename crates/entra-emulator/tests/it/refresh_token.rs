@@ -1,9 +1,12 @@
-//! Refresh tokens over real HTTP: rotation, reuse revoking the family,
-//! expiry, client binding, consent, multi-resource scopes, storage by digest.
+//! Refresh tokens over real HTTP: rotation, reuse revoking the family (with
+//! `refreshTokenReuse = "detect"`; Entra's default, where a used token stays
+//! valid, is in `finding_10`), expiry, client binding, consent,
+//! multi-resource scopes, storage by digest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::browser::*;
 use crate::common::*;
+use entra_emulator::config::RefreshTokenReuse;
 use entra_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 
@@ -23,8 +26,10 @@ async fn refresh(emulator: &Emulator, form: &[(&str, &str)]) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn each_use_rotates_and_a_reuse_revokes_the_family() {
-    let emulator = start_with(auto_login_directory()).await;
+async fn each_use_rotates_and_with_reuse_detection_a_reuse_revokes_the_family() {
+    let mut directory = auto_login_directory();
+    directory.settings.refresh_token_reuse = RefreshTokenReuse::Detect;
+    let emulator = start_with(directory).await;
     let first = spa_refresh_token(&emulator).await;
     let scope = format!("openid profile offline_access {}", api_scope("Read"));
     let (s, b) = refresh(

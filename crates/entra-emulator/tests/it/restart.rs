@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 use entra_emulator::admin::MintRequest;
-use entra_emulator::config::User;
+use entra_emulator::config::{RefreshTokenReuse, User};
 use entra_emulator::{Directory, Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 
@@ -234,6 +234,7 @@ async fn refresh_tokens_and_their_rotation_survive_a_restart() {
     let data = TempDir::new("refresh");
     let mut directory = Directory::default_demo();
     directory.settings.allow_password_grant = true;
+    directory.settings.refresh_token_reuse = RefreshTokenReuse::Detect;
     let scope = format!("{API_URI}/Heroes.Read openid offline_access");
 
     let emulator = start_in(directory.clone(), &data.0).await;
@@ -284,8 +285,8 @@ async fn refresh_tokens_and_their_rotation_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(principal.object_id(), Some(ALICE_OID));
-    // The spent one is remembered as spent: presenting it revokes the family,
-    // so the newest token dies with it.
+    // The spent one is remembered as spent: with reuse detection, presenting
+    // it revokes the family, so the newest token dies with it.
     let (status, reuse) = token_request(
         &emulator,
         &[
