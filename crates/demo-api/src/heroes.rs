@@ -63,13 +63,15 @@ pub struct Hero {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHero {
-    /// 1 to 100 characters, trimmed.
+    /// 1 to 100 characters, not blank, no control characters
+    /// ([`TEXT_PATTERN`](crate::input::TEXT_PATTERN)); stored trimmed.
     #[serde(default)]
-    #[schema(required, value_type = String, min_length = 1, max_length = 100, example = "Deadpond")]
+    #[schema(required, value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Deadpond")]
     pub name: Option<String>,
-    /// 1 to 100 characters, trimmed.
+    /// 1 to 100 characters, not blank, no control characters
+    /// ([`TEXT_PATTERN`](crate::input::TEXT_PATTERN)); stored trimmed.
     #[serde(default)]
-    #[schema(required, value_type = String, min_length = 1, max_length = 100, example = "Dive Wilson")]
+    #[schema(required, value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Dive Wilson")]
     pub secret_name: Option<String>,
     /// 0 to 10000.
     #[serde(default)]
@@ -199,7 +201,7 @@ async fn list_heroes(
     get,
     path = "/heroes/{id}",
     tag = "heroes",
-    params(("id" = i64, Path, description = "The hero's id", minimum = 1)),
+    params(("id" = i64, Path, description = "The hero's id", minimum = 1, maximum = 9_223_372_036_854_775_807_i64)),
     responses(
         (status = 200, description = "The hero", body = Hero),
         (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
@@ -219,7 +221,7 @@ async fn get_hero(State(state): State<AppState>, ItemId(id): ItemId) -> Result<J
     delete,
     path = "/heroes/{id}",
     tag = "heroes",
-    params(("id" = i64, Path, description = "The hero's id", minimum = 1)),
+    params(("id" = i64, Path, description = "The hero's id", minimum = 1, maximum = 9_223_372_036_854_775_807_i64)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
