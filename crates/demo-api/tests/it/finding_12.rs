@@ -324,3 +324,45 @@ async fn finding_12_document_states_every_other_constraint() {
     reply.assert_problem(431);
     h.stop().await;
 }
+
+/// `age` is a JSON Schema `integer`: any number without a fractional part,
+/// `30.0` and `3e1` included, as schemathesis found (`ST202`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_12_whole_numbers_are_integers() {
+    let h = Harness::start(Backend::Sqlite).await.unwrap();
+    let writer = h.token(Who::Alice(WRITE));
+    let with_age = |age: &str| {
+        serde_json::from_str::<Value>(&format!(
+            r#"{{"name": "Deadpond", "secret_name": "Dive Wilson", "age": {age}}}"#
+        ))
+        .unwrap()
+    };
+    for (age, stored) in [
+        ("30", 30),
+        ("30.0", 30),
+        ("3e1", 30),
+        ("0.0", 0),
+        ("-0.0", 0),
+        ("1e4", 10_000),
+    ] {
+        let reply = h.post("/heroes", Some(&writer), &with_age(age)).await;
+        assert_eq!(reply.status, 201, "age {age}: {}", reply.text);
+        assert_eq!(reply.json["age"], stored, "age {age}: {}", reply.text);
+    }
+    for age in [
+        "30.5",
+        "-1",
+        "-1.0",
+        "10001",
+        "1e5",
+        "1e300",
+        "18446744073709551616",
+        "\"30\"",
+        "true",
+    ] {
+        let reply = h.post("/heroes", Some(&writer), &with_age(age)).await;
+        reply.assert_problem(422);
+        assert_eq!(reply.fields(), ["age"], "age {age}: {}", reply.text);
+    }
+    h.stop().await;
+}
