@@ -63,13 +63,13 @@ pub struct Hero {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHero {
-    /// 1 to 100 characters, not blank, no control characters
-    /// ([`TEXT_PATTERN`](crate::input::TEXT_PATTERN)); stored trimmed.
+    /// 1 to 100 characters as sent, not blank, no control characters
+    /// (the `pattern`); stored trimmed.
     #[serde(default)]
     #[schema(required, value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Deadpond")]
     pub name: Option<String>,
-    /// 1 to 100 characters, not blank, no control characters
-    /// ([`TEXT_PATTERN`](crate::input::TEXT_PATTERN)); stored trimmed.
+    /// 1 to 100 characters as sent, not blank, no control characters
+    /// (the `pattern`); stored trimmed.
     #[serde(default)]
     #[schema(required, value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Dive Wilson")]
     pub secret_name: Option<String>,

@@ -243,8 +243,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ItemId {
     }
 }
 
-/// What a text field ([`text_field`]) accepts, as the ECMA-262 regular
-/// expression the OpenAPI document gives as each one's `pattern`: no control
+/// What a text field (`name`, `secret_name`, `title`) accepts, as the
+/// ECMA-262 regular expression the OpenAPI document gives as each one's
+/// `pattern`: no control
 /// character anywhere (Unicode category Cc: U+0000 to U+001F, U+007F to
 /// U+009F), and at least one character that is not white space (Unicode
 /// `White_Space`, what [`str::trim`] removes). Written with `\uXXXX` escapes
@@ -353,6 +354,26 @@ mod tests {
         text_field(&mut errors, "g", Some(" 123456789 ".into()), 10);
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["a", "b", "c", "d", "e", "f", "g"]);
+    }
+
+    #[test]
+    fn every_text_field_documents_the_text_pattern() {
+        use utoipa::PartialSchema;
+        for (schema, fields) in [
+            (
+                crate::heroes::NewHero::schema(),
+                &["name", "secret_name"][..],
+            ),
+            (crate::todo_items::NewTodoItem::schema(), &["title"][..]),
+        ] {
+            let schema = serde_json::to_value(schema).unwrap_or_default();
+            for field in fields {
+                assert_eq!(
+                    schema["properties"][field]["pattern"], TEXT_PATTERN,
+                    "{field}: {schema}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -53,8 +53,8 @@ pub struct TodoItem {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTodoItem {
-    /// 1 to 200 characters, not blank, no control characters
-    /// ([`TEXT_PATTERN`](crate::input::TEXT_PATTERN)); stored trimmed.
+    /// 1 to 200 characters as sent, not blank, no control characters
+    /// (the `pattern`); stored trimmed.
     #[serde(default)]
     #[schema(required, value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Walk the dog")]
     pub title: Option<String>,
