@@ -125,8 +125,10 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for people.
     pub detail: String,
-    /// The invalid fields or parameters (422 and some 400 answers).
+    /// The invalid fields or parameters (422 and some 400 answers); absent
+    /// when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub errors: Vec<FieldError>,
 }
 

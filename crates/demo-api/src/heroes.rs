@@ -63,18 +63,21 @@ pub struct Hero {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHero {
-    /// 1 to 100 characters, trimmed.
+    /// 1 to 100 characters as sent, not blank, no control characters
+    /// (the `pattern`); stored trimmed.
     #[serde(default)]
-    #[schema(required, value_type = String, min_length = 1, max_length = 100, example = "Deadpond")]
+    #[schema(required, value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Deadpond")]
     pub name: Option<String>,
-    /// 1 to 100 characters, trimmed.
+    /// 1 to 100 characters as sent, not blank, no control characters
+    /// (the `pattern`); stored trimmed.
     #[serde(default)]
-    #[schema(required, value_type = String, min_length = 1, max_length = 100, example = "Dive Wilson")]
+    #[schema(required, value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Dive Wilson")]
     pub secret_name: Option<String>,
-    /// 0 to 10000.
+    /// 0 to 10000: a whole number, as JSON Schema's `integer` (`30`, `30.0`
+    /// and `3e1` alike), or `null`.
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 10000, example = 30)]
-    pub age: Option<i32>,
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 10000, example = 30)]
+    pub age: Option<serde_json::Number>,
 }
 
 /// A checked [`NewHero`].
@@ -92,24 +95,38 @@ impl Validate for NewHero {
         let mut errors = Vec::new();
         let name = text_field(&mut errors, "name", self.name, MAX_NAME_CHARS);
         let secret_name = text_field(&mut errors, "secret_name", self.secret_name, MAX_NAME_CHARS);
-        if let Some(age) = self.age
-            && !(0..=MAX_AGE).contains(&age)
-        {
-            errors.push(FieldError::new(
-                "age",
-                format!("must be between 0 and {MAX_AGE}"),
-            ));
-        }
+        let age = match self.age.as_ref().map(whole_number) {
+            None => None,
+            Some(Some(age)) if (0..=i64::from(MAX_AGE)).contains(&age) => i32::try_from(age).ok(),
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "age",
+                    format!("must be a whole number from 0 to {MAX_AGE}"),
+                ));
+                None
+            }
+        };
         if errors.is_empty() {
             Ok(HeroDraft {
                 name,
                 secret_name,
-                age: self.age,
+                age,
             })
         } else {
             Err(errors)
         }
     }
+}
+
+/// `number` if it has no fractional part and fits an `i64`: JSON Schema's
+/// `integer` is any number whose fractional part is zero, however written.
+fn whole_number(number: &serde_json::Number) -> Option<i64> {
+    if let Some(n) = number.as_i64() {
+        return Some(n);
+    }
+    let n = number.as_f64()?;
+    // Exactly representable, so the cast cannot saturate.
+    (n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0).then_some(n as i64)
 }
 
 /// One page of heroes, in id order.
@@ -199,7 +216,7 @@ async fn list_heroes(
     get,
     path = "/heroes/{id}",
     tag = "heroes",
-    params(("id" = i64, Path, description = "The hero's id", minimum = 1)),
+    params(("id" = i64, Path, description = "The hero's id", minimum = 1, maximum = 9_223_372_036_854_775_807_i64)),
     responses(
         (status = 200, description = "The hero", body = Hero),
         (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
@@ -219,7 +236,7 @@ async fn get_hero(State(state): State<AppState>, ItemId(id): ItemId) -> Result<J
     delete,
     path = "/heroes/{id}",
     tag = "heroes",
-    params(("id" = i64, Path, description = "The hero's id", minimum = 1)),
+    params(("id" = i64, Path, description = "The hero's id", minimum = 1, maximum = 9_223_372_036_854_775_807_i64)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
@@ -252,7 +269,7 @@ mod tests {
         NewHero {
             name: name.map(Into::into),
             secret_name: secret.map(Into::into),
-            age,
+            age: age.map(serde_json::Number::from),
         }
     }
 

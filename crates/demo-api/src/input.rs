@@ -7,6 +7,7 @@
 //! | body larger than the limit | `413` |
 //! | body is not JSON | `400` |
 //! | a field missing, of the wrong type, unknown, or out of range | `422`, each field named |
+//! | a text field blank, too long, or with a control character | `422`, the field named |
 //! | a query parameter or path id that is not what the route takes | `400`, the parameter named |
 //!
 //! Every rejection is an RFC 9457 problem, never a `500`, and is decided
@@ -137,11 +138,11 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items to return, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100, default = 20)]
+    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
     pub limit: u32,
     /// Return items whose id is greater than this one: the `next_after` of
     /// the previous page. Absent for the first page.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub after: Option<i64>,
 }
 
@@ -242,8 +243,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ItemId {
     }
 }
 
-/// A string field: trimmed, required, at most `max` characters, no control
-/// characters. Pushes the error, if any, to `errors`.
+/// What a text field (`name`, `secret_name`, `title`) accepts, as the
+/// ECMA-262 regular expression the OpenAPI document gives as each one's
+/// `pattern`: no control
+/// character anywhere (Unicode category Cc: U+0000 to U+001F, U+007F to
+/// U+009F), and at least one character that is not white space (Unicode
+/// `White_Space`, what [`str::trim`] removes). Written with `\uXXXX` escapes
+/// only, no `\s` or `\p{..}`, whose meaning differs between regular
+/// expression engines: ECMA-262, Python's `re` and Rust's `regex` all read it
+/// the same way. The length limit is the field's `maxLength`.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// A string field: required, at most `max` characters as sent (Unicode
+/// scalar values, as JSON Schema's `maxLength` counts them), no control
+/// characters anywhere, not blank; stored trimmed. Exactly what
+/// [`TEXT_PATTERN`] and `maxLength = max` say. Pushes the error, if any, to
+/// `errors`.
 pub(crate) fn text_field(
     errors: &mut Vec<FieldError>,
     field: &str,
@@ -254,19 +269,19 @@ pub(crate) fn text_field(
         errors.push(FieldError::new(field, "is required"));
         return String::new();
     };
+    let length = value.chars().count();
     let trimmed = value.trim();
-    let length = trimmed.chars().count();
-    if length == 0 {
+    if value.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    } else if trimmed.is_empty() {
         errors.push(FieldError::new(field, "must not be blank"));
     } else if length > max {
         errors.push(FieldError::new(
             field,
             format!("must be at most {max} characters (is {length})"),
-        ));
-    } else if trimmed.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            field,
-            "must not contain control characters",
         ));
     }
     trimmed.to_owned()
@@ -324,7 +339,7 @@ mod tests {
     fn text_fields_are_trimmed_and_bounded() {
         let mut errors = Vec::new();
         assert_eq!(
-            text_field(&mut errors, "name", Some("  Deadpond ".into()), 10),
+            text_field(&mut errors, "name", Some("  Deadpond ".into()), 11),
             "Deadpond"
         );
         assert!(errors.is_empty());
@@ -332,7 +347,48 @@ mod tests {
         text_field(&mut errors, "b", Some("   ".into()), 10);
         text_field(&mut errors, "c", Some("ééééééééééé".into()), 10);
         text_field(&mut errors, "d", Some("x\u{0}y".into()), 10);
+        // Control characters are refused even where trimming would drop them.
+        text_field(&mut errors, "e", Some("\tx".into()), 10);
+        text_field(&mut errors, "f", Some("x\n".into()), 10);
+        // The limit counts the characters sent.
+        text_field(&mut errors, "g", Some(" 123456789 ".into()), 10);
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["a", "b", "c", "d"]);
+        assert_eq!(fields, ["a", "b", "c", "d", "e", "f", "g"]);
+    }
+
+    #[test]
+    fn every_text_field_documents_the_text_pattern() {
+        use utoipa::PartialSchema;
+        for (schema, fields) in [
+            (
+                crate::heroes::NewHero::schema(),
+                &["name", "secret_name"][..],
+            ),
+            (crate::todo_items::NewTodoItem::schema(), &["title"][..]),
+        ] {
+            let schema = serde_json::to_value(schema).unwrap_or_default();
+            for field in fields {
+                assert_eq!(
+                    schema["properties"][field]["pattern"], TEXT_PATTERN,
+                    "{field}: {schema}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_text_pattern_is_what_text_fields_accept() {
+        let pattern = regex::Regex::new(TEXT_PATTERN);
+        let Ok(pattern) = pattern else {
+            panic!("{TEXT_PATTERN}: {pattern:?}");
+        };
+        for sample in [
+            "x", " x ", "\u{a0}x", "日本", "😀", "\u{feff}", "", " ", "\u{3000}", "\u{2028}",
+            "a\tb", "\u{85}x", "x\u{9f}", "\nx", "x\n",
+        ] {
+            let mut errors = Vec::new();
+            text_field(&mut errors, "f", Some(sample.into()), 100);
+            assert_eq!(pattern.is_match(sample), errors.is_empty(), "{sample:?}");
+        }
     }
 }

@@ -6,7 +6,19 @@
 //! as the authority knows them (`api://{client id}/Heroes.Read`), which is
 //! only known at run time: [`document`] qualifies them, declares the `entra`
 //! security scheme with the configured tenant's endpoints, and adds the
-//! `401`/`403`/`503` answers every protected operation can give.
+//! `400`/`401`/`403`/`431`/`503` answers every protected operation can give
+//! (entra-auth's, before any handler runs).
+//!
+//! The document is exact: every constraint the server enforces is in it
+//! (`limit` and `after` optional with their default and range, path ids
+//! positive 64-bit integers, text fields with their `maxLength` and the
+//! [`TEXT_PATTERN`](crate::input::TEXT_PATTERN) saying which characters are
+//! refused, unknown body fields refused with `additionalProperties: false`),
+//! and every status an operation can answer is listed with its content type.
+//! CI checks it against the running server with schemathesis
+//! (`.ci/schemathesis`).
+
+use std::collections::btree_map::Entry;
 
 use utoipa::OpenApi;
 use utoipa::openapi::security::SecurityRequirement;
@@ -16,6 +28,11 @@ use utoipa_swagger_ui::{Config, SwaggerUi, oauth};
 
 use crate::ApiConfig;
 use crate::heroes::{DELETE, READ, WRITE};
+
+/// The `400` of a protected route that has no other.
+const TOKEN_SENT_TWICE: &str = "The token was sent more than once (two `Authorization` headers, or also as `access_token`): `invalid_request`";
+/// Added to the description of a protected route's own `400`.
+const TOKEN_SENT_TWICE_ALSO: &str = "; or the token was sent more than once (`invalid_request`)";
 
 /// The name of the OAuth2 security scheme in the document.
 pub const SECURITY_SCHEME: &str = "entra";
@@ -96,6 +113,18 @@ pub(crate) fn document(
                 *requirement = qualified(requirement, &qualify);
             }
             let responses = &mut operation.responses.responses;
+            // entra-auth refuses a token sent more than once before any
+            // handler runs: a 400 on every protected route.
+            match responses.entry("400".to_owned()) {
+                Entry::Occupied(mut entry) => {
+                    if let RefOr::T(response) = entry.get_mut() {
+                        response.description.push_str(TOKEN_SENT_TWICE_ALSO);
+                    }
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(problem_response(TOKEN_SENT_TWICE));
+                }
+            }
             for (status, description) in [
                 (
                     "401",
@@ -106,8 +135,12 @@ pub(crate) fn document(
                     "The token lacks what this route requires (`insufficient_scope`)",
                 ),
                 (
+                    "431",
+                    "The `Authorization` header is larger than the largest token accepted (16 KiB)",
+                ),
+                (
                     "503",
-                    "The authority's signing keys are not loaded yet (`Retry-After`)",
+                    "The authority's signing keys are not loaded yet, or the database is unavailable (`Retry-After`)",
                 ),
             ] {
                 responses

@@ -53,9 +53,10 @@ pub struct TodoItem {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTodoItem {
-    /// 1 to 200 characters, trimmed.
+    /// 1 to 200 characters as sent, not blank, no control characters
+    /// (the `pattern`); stored trimmed.
     #[serde(default)]
-    #[schema(required, value_type = String, min_length = 1, max_length = 200, example = "Walk the dog")]
+    #[schema(required, value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$", example = "Walk the dog")]
     pub title: Option<String>,
 }
 
@@ -177,7 +178,7 @@ async fn delete_all_todo_items(
     get,
     path = "/todoitems/{id}",
     tag = "todo items",
-    params(("id" = i64, Path, description = "The item's id", minimum = 1)),
+    params(("id" = i64, Path, description = "The item's id", minimum = 1, maximum = 9_223_372_036_854_775_807_i64)),
     responses(
         (status = 200, description = "The item", body = TodoItem),
         (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
@@ -199,7 +200,7 @@ async fn get_todo_item(
     delete,
     path = "/todoitems/{id}",
     tag = "todo items",
-    params(("id" = i64, Path, description = "The item's id", minimum = 1)),
+    params(("id" = i64, Path, description = "The item's id", minimum = 1, maximum = 9_223_372_036_854_775_807_i64)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),

@@ -4,5 +4,6 @@
 
 mod api;
 mod common;
+mod finding_12;
 mod startup;
 mod swagger_sign_in;
