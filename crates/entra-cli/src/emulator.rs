@@ -79,6 +79,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         https_addr,
         public_host: Some(args.public_host.clone()),
         issuer_base,
+        allowed_hosts: Vec::new(),
+        admin_token: None,
     };
     let emulator = Emulator::start(config)
         .await
