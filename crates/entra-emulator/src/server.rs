@@ -44,8 +44,8 @@ pub struct EmulatorConfig {
     /// Host names answered besides `localhost`, `*.localhost`, IP addresses,
     /// `public_host` and the issuer's host: a name, or `.example.com` for
     /// the domain and its subdomains. Any other `Host` is refused with 421
-    /// on every route (the defence against DNS rebinding: see the `hosts`
-    /// module).
+    /// on every route: a web page on a DNS-rebound name cannot read the
+    /// emulator ([`admin`](crate::admin) explains who may call what).
     pub allowed_hosts: Vec<String>,
     /// The administration API's bearer token: when set, every `/_emulator/`
     /// request needs `Authorization: Bearer <token>`. Required when a
