@@ -86,6 +86,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             .then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, args.emulator_https_port))),
         public_host: Some("localhost".to_owned()),
         issuer_base: None,
+        allowed_hosts: Vec::new(),
+        admin_token: None,
     })
     .await
     .map_err(emulator_failure)?;

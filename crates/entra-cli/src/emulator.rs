@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use entra_emulator::config::Directory;
+use entra_emulator::error::ConfigError;
 use entra_emulator::{Emulator, EmulatorConfig, Error};
 
 use crate::Failure;
@@ -29,8 +30,9 @@ pub(crate) struct Args {
     #[arg(long, env = "ENTRA_EMULATOR_NO_HTTPS")]
     no_https: bool,
 
-    /// Address the listeners bind to. The administration API (`/_emulator/`)
-    /// has no authentication: keep it on loopback.
+    /// Address the listeners bind to. Any address other than loopback needs
+    /// an admin token (--admin-token), which then guards the administration
+    /// API (`/_emulator/`).
     #[arg(long, env = "ENTRA_EMULATOR_BIND", default_value = "127.0.0.1")]
     bind: IpAddr,
 
@@ -48,11 +50,47 @@ pub(crate) struct Args {
     #[arg(long, env = "ENTRA_EMULATOR_CONFIG")]
     config: Option<PathBuf>,
 
+    /// Other host names answered (comma-separated in the variable), besides
+    /// localhost, *.localhost, IP addresses, the public host and the
+    /// issuer's host: a name, or `.example.com` for a domain and its
+    /// subdomains. Requests for any other `Host` are refused (421), so a web
+    /// page on a DNS-rebound name cannot read the emulator.
+    #[arg(
+        long = "allowed-host",
+        env = "ENTRA_EMULATOR_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+
+    /// Bearer token the administration API (`/_emulator/`) then requires
+    /// (`Authorization: Bearer <token>`); required with a non-loopback
+    /// --bind. Prefer the variable: flags show in process lists.
+    #[arg(long, env = "ENTRA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<AdminToken>,
+
     /// Issuer base URL written into tokens and discovery documents (default:
     /// the HTTPS listener's URL, or the HTTP one with --no-https), e.g. when
     /// the emulator sits behind a proxy.
     #[arg(long, env = "ENTRA_EMULATOR_ISSUER")]
     issuer: Option<String>,
+}
+
+/// The admin token; its `Debug` never shows it.
+#[derive(Clone)]
+struct AdminToken(String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(***)")
+    }
+}
+
+impl std::str::FromStr for AdminToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(token: &str) -> Result<Self, Self::Err> {
+        Ok(AdminToken(token.to_owned()))
+    }
 }
 
 /// Starts the emulator, prints what it serves, and runs until a signal.
@@ -79,14 +117,16 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         https_addr,
         public_host: Some(args.public_host.clone()),
         issuer_base,
+        allowed_hosts: args.allowed_hosts.clone(),
+        admin_token: args.admin_token.as_ref().map(|t| t.0.clone()),
     };
     let emulator = Emulator::start(config)
         .await
         .map_err(|e| start_failure(e, &args))?;
     if !args.bind.is_loopback() {
-        tracing::warn!(
+        tracing::info!(
             bind = %args.bind,
-            "the administration API (/_emulator/) has no authentication: anyone who can reach this address can change the directory and mint tokens"
+            "listening beyond loopback: the administration API (/_emulator/) requires the admin token"
         );
     }
     print!("{}", banner(&emulator, &args, &data_dir));
@@ -175,6 +215,15 @@ fn start_failure(error: Error, args: &Args) -> Failure {
                 }
             }
         }
+        Error::Config(ConfigError::AdminTokenRequired { addr }) => Failure::Misconfigured(format!(
+            "listening on {addr}, which is not a loopback address, requires an admin token for the administration API: set ENTRA_EMULATOR_ADMIN_TOKEN (or --admin-token), or --bind 127.0.0.1"
+        )),
+        Error::Config(ConfigError::AdminToken) => Failure::Misconfigured(
+            "ENTRA_EMULATOR_ADMIN_TOKEN (--admin-token) must be non-empty printable ASCII without spaces".to_owned(),
+        ),
+        Error::Config(ConfigError::AllowedHost { host }) => Failure::Misconfigured(format!(
+            "--allowed-host / ENTRA_EMULATOR_ALLOWED_HOSTS: {host:?} is not a host name (letters, digits, '-', '_', '.'; '.example.com' for a domain and its subdomains)"
+        )),
         Error::Config(_) => Failure::Misconfigured(one_line(&error.to_string())),
         Error::Storage { .. } => Failure::Misconfigured(one_line(&format!(
             "{error} (check --data-dir or ENTRA_DATA_DIR)"
@@ -271,7 +320,14 @@ fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
             .as_ref()
             .map_or_else(|| "built-in demo".to_owned(), |p| p.display().to_string())
     );
-    let _ = writeln!(out, "  admin API:   {http}/_emulator/");
+    if args.admin_token.is_some() {
+        let _ = writeln!(
+            out,
+            "  admin API:   {http}/_emulator/   (Authorization: Bearer <admin token>)"
+        );
+    } else {
+        let _ = writeln!(out, "  admin API:   {http}/_emulator/");
+    }
     for tenant in &directory.tenants {
         let _ = writeln!(out);
         let _ = writeln!(

@@ -164,6 +164,27 @@ pub enum ConfigError {
         #[source]
         source: url::ParseError,
     },
+    /// An allowed host name (`allowed_hosts`) is not a bare host name.
+    #[error(
+        "allowed host {host:?} must be a host name (letters, digits, '-', '_', '.'; a leading '.' for a domain and its subdomains), without scheme, port or wildcard"
+    )]
+    AllowedHost {
+        /// The name given.
+        host: String,
+    },
+    /// The admin token is empty or has characters a `Bearer` header cannot carry.
+    #[error(
+        "the admin token (ENTRA_EMULATOR_ADMIN_TOKEN) must be non-empty printable ASCII without spaces"
+    )]
+    AdminToken,
+    /// A listener binds a non-loopback address and no admin token is set.
+    #[error(
+        "listening on {addr}, which is not a loopback address, requires an admin token for the administration API: set ENTRA_EMULATOR_ADMIN_TOKEN (EmulatorConfig::admin_token), or bind 127.0.0.1"
+    )]
+    AdminTokenRequired {
+        /// The non-loopback address.
+        addr: SocketAddr,
+    },
     /// A redirect URI is neither `https` nor `http` on localhost or a loopback address.
     #[error(
         "{app_id}: redirect URI {uri:?} must use https, or http on localhost or a loopback address (127.0.0.1, [::1])"

@@ -23,7 +23,8 @@
 //!
 //! Inside:
 //!
-//! - `server`: [`Emulator`], the listeners and every route.
+//! - `server`: [`Emulator`], the listeners and every route; `hosts`: the
+//!   `Host` names answered (DNS-rebinding defence, on every route).
 //! - `endpoints`: discovery (v2, v1, instance discovery), key sets, token,
 //!   device code.
 //! - `grants`: one module per grant (client credentials, authorization code,
@@ -33,7 +34,7 @@
 //! - `pages`: authorize, sign-in, consent, logout, the device-code
 //!   verification page, and the forms' anti-forgery tokens; `html`: the
 //!   pages' shell.
-//! - `admin`: the administration API and its persisted journal.
+//! - `admin`: the administration API, who may call it, and its persisted journal.
 //! - `keys`: per-tenant signing keys with certificates, persisted, rotated.
 //! - `tokens`: access tokens (v1/v2), ID tokens, `client_info`.
 //! - `scopes`: scope strings and consent.
@@ -46,6 +47,7 @@ pub mod config;
 mod endpoints;
 pub mod error;
 mod grants;
+mod hosts;
 mod html;
 mod keys;
 mod pages;

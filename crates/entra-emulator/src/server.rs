@@ -16,13 +16,15 @@ use tokio::task::JoinHandle;
 
 use crate::config::Directory;
 use crate::endpoints::{devicecode, discovery, token};
+use crate::error::ConfigError;
+use crate::hosts::{self, AllowedHosts};
 use crate::keys::KeyRing;
 use crate::state::{Listener, RequestRecord, State as Shared, lock};
 use crate::tls::{TlsListener, TlsMaterial};
 use crate::{Error, admin, pages, request_log};
 
 /// How to start an emulator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmulatorConfig {
     /// Tenants, app registrations, users, settings.
     pub directory: Directory,
@@ -39,6 +41,32 @@ pub struct EmulatorConfig {
     /// The issuer's base URL (default: the HTTPS listener's base URL, or the
     /// HTTP one without HTTPS). Never taken from a request's `Host` header.
     pub issuer_base: Option<String>,
+    /// Host names answered besides `localhost`, `*.localhost`, IP addresses,
+    /// `public_host` and the issuer's host: a name, or `.example.com` for
+    /// the domain and its subdomains. Any other `Host` is refused with 421
+    /// on every route: a web page on a DNS-rebound name cannot read the
+    /// emulator ([`admin`](crate::admin) explains who may call what).
+    pub allowed_hosts: Vec<String>,
+    /// The administration API's bearer token: when set, every `/_emulator/`
+    /// request needs `Authorization: Bearer <token>`. Required when a
+    /// listener binds a non-loopback address ([`ConfigError::AdminTokenRequired`](crate::error::ConfigError::AdminTokenRequired)).
+    /// Library calls on [`Emulator`] need none.
+    pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("directory", &self.directory)
+            .field("data_dir", &self.data_dir)
+            .field("http_addr", &self.http_addr)
+            .field("https_addr", &self.https_addr)
+            .field("public_host", &self.public_host)
+            .field("issuer_base", &self.issuer_base)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl EmulatorConfig {
@@ -51,7 +79,30 @@ impl EmulatorConfig {
             https_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             public_host: None,
             issuer_base: None,
+            allowed_hosts: Vec::new(),
+            admin_token: None,
         }
+    }
+
+    /// Checks the admin token and the allowed hosts; refuses a listener on a
+    /// non-loopback address without an admin token.
+    fn check(&self) -> Result<AllowedHosts, ConfigError> {
+        if let Some(token) = &self.admin_token {
+            let printable = |b: u8| b.is_ascii_graphic();
+            if token.is_empty() || !token.bytes().all(printable) {
+                return Err(ConfigError::AdminToken);
+            }
+        } else if let Some(addr) = std::iter::once(self.http_addr)
+            .chain(self.https_addr)
+            .find(|addr| !addr.ip().is_loopback())
+        {
+            return Err(ConfigError::AdminTokenRequired { addr });
+        }
+        AllowedHosts::new(
+            self.public_host.as_deref(),
+            self.issuer_base.as_deref(),
+            &self.allowed_hosts,
+        )
     }
 }
 
@@ -68,8 +119,13 @@ pub struct Emulator {
 
 impl Emulator {
     /// Binds the listeners and starts serving.
+    ///
+    /// Refuses ([`Error::Config`]) an invalid directory, admin token or
+    /// allowed host, and a listener on a non-loopback address without an
+    /// admin token.
     pub async fn start(config: EmulatorConfig) -> Result<Self, Error> {
         config.directory.check()?;
+        let hosts = Arc::new(config.check()?);
         if let Some(dir) = &config.data_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
         }
@@ -134,6 +190,13 @@ impl Emulator {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = http_base;
 
+        let guards = Guards {
+            hosts,
+            admin: Arc::new(admin::AdminGuard::new(
+                config.admin_token.clone(),
+                state.clone(),
+            )),
+        };
         let (shutdown, _) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut tls = None;
@@ -147,14 +210,14 @@ impl Emulator {
                 .map_err(|source| Error::Bind { addr, source })?;
             tasks.push(serve(
                 listener,
-                router(state.clone(), Listener::Https),
+                router(state.clone(), Listener::Https, &guards),
                 shutdown.subscribe(),
             ));
             tls = Some(material);
         }
         tasks.push(serve(
             http,
-            router(state.clone(), Listener::Http),
+            router(state.clone(), Listener::Http, &guards),
             shutdown.subscribe(),
         ));
         tracing::info!(%http_addr, ?https_addr, "entra emulator listening");
@@ -271,8 +334,18 @@ where
     })
 }
 
-/// Every route, for one listener.
-pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
+/// What every request passes before its route: the `Host` allow-list, and
+/// the administration API's gate.
+#[derive(Debug, Clone)]
+pub(crate) struct Guards {
+    hosts: Arc<AllowedHosts>,
+    admin: Arc<admin::AdminGuard>,
+}
+
+/// Every route, for one listener. The `Host` is checked on every route
+/// (inside the request log, which records refusals too); the
+/// administration routes have their own gate ([`admin`]).
+pub(crate) fn router(state: Arc<Shared>, listener: Listener, guards: &Guards) -> Router {
     Router::new()
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -308,7 +381,11 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener) -> Router {
             post(devicecode::endpoint::<true>),
         )
         .merge(pages::routes())
-        .merge(admin::routes())
+        .merge(admin::routes(guards.admin.clone()))
+        .layer(middleware::from_fn_with_state(
+            (guards.hosts.clone(), state.clone()),
+            hosts::check,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(Extension(listener))
         .with_state(state)
@@ -321,7 +398,7 @@ async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) 
     let path = request_log::capped(request.uri().path());
     let query = request.uri().query().unwrap_or_default().to_owned();
     // Administration bodies (users with passwords, secrets) are never read into the log.
-    let is_form = !path.starts_with("/_emulator/")
+    let is_form = !admin::is_admin_path(&path)
         && request
             .headers()
             .get(http::header::CONTENT_TYPE)

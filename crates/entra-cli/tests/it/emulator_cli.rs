@@ -426,9 +426,111 @@ fn help_documents_every_option_and_its_variable() {
         "--config",
         "ENTRA_EMULATOR_CONFIG",
         "--issuer",
+        "--allowed-host",
+        "ENTRA_EMULATOR_ALLOWED_HOSTS",
+        "--admin-token",
+        "ENTRA_EMULATOR_ADMIN_TOKEN",
     ] {
         assert!(help.contains(expected), "{expected} missing: {help}");
     }
     let (code, _) = run_to_end(entra(&dir.0, &["emulator", "--http-port", "nope"]));
     assert_eq!(code, Some(2));
+}
+
+/// Issue 12, finding 6: off loopback, the administration API needs a token.
+#[test]
+fn finding_6_cli_refuses_a_non_loopback_bind_without_admin_token() {
+    let dir = TempDir::new("bind");
+    let (code, stderr) = run_to_end(entra(
+        &dir.0,
+        &[
+            "emulator",
+            "--bind",
+            "0.0.0.0",
+            "--http-port",
+            "0",
+            "--no-https",
+        ],
+    ));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("ENTRA_EMULATOR_ADMIN_TOKEN") && stderr.contains("0.0.0.0"),
+        "{stderr}"
+    );
+}
+
+/// Issue 12, finding 6: the admin token and the allowed hosts, from the
+/// environment and from flags.
+#[tokio::test(flavor = "multi_thread")]
+async fn finding_6_cli_admin_token_and_allowed_hosts() {
+    const TOKEN: &str = "cli-admin-token-42";
+    let dir = TempDir::new("admin-token");
+    let mut command = entra(&dir.0, &["emulator", "--http-port", "0", "--no-https"]);
+    command
+        .env("ENTRA_EMULATOR_ADMIN_TOKEN", TOKEN)
+        .env("ENTRA_EMULATOR_ALLOWED_HOSTS", "idp,.dev.example");
+    let mut running = Running::start(command);
+    assert!(!running.banner.contains(TOKEN), "{}", running.banner);
+    let port = running.port("HTTP");
+    let http = http_client(None);
+    let clock = format!("http://127.0.0.1:{port}/_emulator/clock");
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(http.get(&clock).send().await.unwrap()), 401);
+    assert_eq!(
+        status(http.get(&clock).bearer_auth(TOKEN).send().await.unwrap()),
+        200
+    );
+    let discovery =
+        format!("http://127.0.0.1:{port}/{TENANT}/v2.0/.well-known/openid-configuration");
+    for (host, expected) in [
+        ("idp", 200),
+        ("api.dev.example", 200),
+        ("localhost", 200),
+        ("attacker.example", 421),
+    ] {
+        let response = http
+            .get(&discovery)
+            .header("host", format!("{host}:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(response), expected, "{host}");
+    }
+    running.signal("TERM");
+    let (code, _) = running.wait(Duration::from_secs(5));
+    assert_eq!(code.code(), Some(0));
+    let stderr = running.stderr.lock().unwrap().clone();
+    assert!(!stderr.contains(TOKEN), "{stderr}");
+
+    // Flags; with a token, any address may be bound.
+    let mut running = Running::start(entra(
+        &dir.0,
+        &[
+            "emulator",
+            "--bind",
+            "0.0.0.0",
+            "--http-port",
+            "0",
+            "--no-https",
+            "--admin-token",
+            TOKEN,
+            "--allowed-host",
+            "emulator",
+        ],
+    ));
+    let port = running.port("HTTP");
+    let clock = format!("http://127.0.0.1:{port}/_emulator/clock");
+    assert_eq!(status(http.get(&clock).send().await.unwrap()), 401);
+    let response = http
+        .get(&clock)
+        .bearer_auth(TOKEN)
+        .header("host", format!("emulator:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(response), 200);
+    running.signal("TERM");
+    let (code, _) = running.wait(Duration::from_secs(5));
+    assert_eq!(code.code(), Some(0));
 }

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State as Shared};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::journal::{AdminOp, change, tenant_index};
-use super::views::public_application;
+use super::views::ApplicationView;
 use super::{Refusal, created, no_content, with_generated_id};
 use crate::Error;
 use crate::config::{Application, Directory};
@@ -75,7 +75,7 @@ pub(super) async fn add(
     body: Bytes,
 ) -> Response {
     let result = with_generated_id::<Application>(&body, "appId").and_then(|application| {
-        let view = public_application(&application);
+        let shown = application.clone();
         change(
             &state,
             AdminOp::AddApplication {
@@ -83,10 +83,13 @@ pub(super) async fn add(
                 application: Box::new(application),
             },
         )
-        .map(|()| view)
+        .map(|()| shown)
         .map_err(Refusal::from)
     });
-    created(result)
+    match result {
+        Ok(application) => created(&ApplicationView::from(&application)),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 pub(super) async fn remove(

@@ -15,24 +15,49 @@
 //! | `POST /_emulator/tokens` | `{"tenant", "clientId", "resource", "user"?, "scopes"?, "claims"?}` | `{"access_token", "token_type", "expires_in", "expires_on"}` |
 //!
 //! `{tenant}` is a tenant id or domain. Errors are `{"error": kind, "message": text}`
-//! with 400 (malformed JSON), 404, 409 or 422. Every change is checked
+//! with 400 (malformed JSON), 404, 409 or 422, or one of the refusals below.
+//! Every change is checked
 //! against the whole directory ([`Directory::check`](crate::config::Directory::check)) before it takes effect,
 //! and appended to `{data_dir}/admin-journal.json`, which
 //! `apply_journal` replays over the configuration file at start, so
 //! changes survive restarts. Key rotations need no journal: the key files
 //! themselves are persisted.
 //!
-//! The API has no authentication: it is for a local emulator bound to
-//! loopback, like the rest of it.
+//! # Who may call it
+//!
+//! The API is for a local emulator, but a web page the developer opens must
+//! not be able to drive it (`guard`):
+//!
+//! - Requests with a body (every POST) must be `Content-Type:
+//!   application/json` (`; charset=utf-8` and other parameters allowed):
+//!   else 415 `unsupported_media_type`. A page can send `text/plain`, form
+//!   and multipart bodies cross-origin without a CORS preflight; JSON needs
+//!   one, and no CORS is answered here.
+//! - Cross-site requests are refused, reads included: a `Sec-Fetch-Site`
+//!   other than `same-origin` or `none`, or an `Origin` other than the
+//!   emulator's own, is 403 `cross_site`. Clients that are not browsers send
+//!   neither header and pass.
+//! - With an admin token ([`EmulatorConfig::admin_token`](crate::EmulatorConfig::admin_token),
+//!   `ENTRA_EMULATOR_ADMIN_TOKEN` in the CLI), every request needs
+//!   `Authorization: Bearer <token>`: else 401 `unauthorized` with
+//!   `WWW-Authenticate: Bearer`. [`Emulator::start`](crate::Emulator::start)
+//!   refuses to bind a non-loopback address without one.
+//! - As on every route, the `Host` must be one the emulator answers to
+//!   (DNS rebinding; [`EmulatorConfig::allowed_hosts`](crate::EmulatorConfig::allowed_hosts)):
+//!   else 421 `misdirected_request` (400 `bad_request` without a `Host`).
+//!
+//! The same operations as library calls on [`Emulator`](crate::Emulator)
+//! need none of this.
 //!
 //! Layout: this module routes and answers refusals; `journal` applies,
 //! checks, journals and replays changes; `users` and `applications` are the
-//! changes themselves; `mint` mints tokens ([`MintRequest`]); `keys` rotates
+//! changes themselves; `guard` admits requests (above); `mint` mints tokens ([`MintRequest`]); `keys` rotates
 //! signing keys; `clock` shifts the clock; `views` shows the directory
 //! without secrets, and the request log.
 
 mod applications;
 mod clock;
+mod guard;
 mod journal;
 mod keys;
 mod mint;
@@ -43,21 +68,35 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use http::StatusCode;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::AdminError;
+use crate::hosts::HostProblem;
 use crate::state::State;
 use crate::{Error, util};
 
+pub(crate) use guard::AdminGuard;
 pub(crate) use journal::apply_journal;
 pub use mint::MintRequest;
 
-/// The administration routes.
-pub(crate) fn routes() -> Router<Arc<State>> {
+/// Whether `path` is the administration API's.
+pub(crate) fn is_admin_path(path: &str) -> bool {
+    path == "/_emulator" || path.starts_with("/_emulator/")
+}
+
+/// The administration API's answer to a refused `Host` (421, or 400).
+pub(crate) fn host_refusal(problem: HostProblem) -> Response {
+    Refusal::Host(problem).into_response()
+}
+
+/// The administration routes, each behind `guard`.
+pub(crate) fn routes(guard: Arc<AdminGuard>) -> Router<Arc<State>> {
     Router::new()
         .route("/_emulator/tenants", get(views::tenants))
         .route("/_emulator/tenants/{tenant}", get(views::tenant))
@@ -81,6 +120,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/_emulator/requests", get(views::requests))
         .route("/_emulator/clock", get(clock::get).post(clock::set))
         .route("/_emulator/tokens", post(mint::endpoint))
+        .route_layer(middleware::from_fn_with_state(guard, guard::check))
 }
 
 /// Why an administrative request failed, as answered:
@@ -96,6 +136,18 @@ enum Refusal {
     /// Refused (404, 409 or 422: [`admin_status`]), or storage or signing
     /// failed (500).
     Error(Error),
+    /// A request with a body (every POST) not declared `application/json` (415).
+    UnsupportedMediaType,
+    /// A cross-site request (403): the header that shows it, and its value
+    /// (cut short).
+    CrossSite { header: &'static str, value: String },
+    /// No admin token, or the wrong one (401).
+    Unauthorized {
+        /// Whether an `Authorization` header was sent.
+        presented: bool,
+    },
+    /// A `Host` the emulator does not answer to (421), or none (400).
+    Host(HostProblem),
 }
 
 const INVALID: (StatusCode, &str) = (StatusCode::UNPROCESSABLE_ENTITY, "invalid");
@@ -116,6 +168,33 @@ impl Refusal {
                     _ => (StatusCode::INTERNAL_SERVER_ERROR, "failed"),
                 };
                 (status, kind, e.to_string())
+            }
+            Refusal::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "administration requests with a body must be sent as Content-Type: application/json".to_owned(),
+            ),
+            Refusal::CrossSite { header, value } => (
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                format!("cross-site requests to the administration API are refused ({header}: {value})"),
+            ),
+            Refusal::Unauthorized { presented: false } => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the administration API requires Authorization: Bearer <admin token> (ENTRA_EMULATOR_ADMIN_TOKEN)".to_owned(),
+            ),
+            Refusal::Unauthorized { presented: true } => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the Authorization header is not Bearer <admin token> with this emulator's admin token (ENTRA_EMULATOR_ADMIN_TOKEN)".to_owned(),
+            ),
+            Refusal::Host(problem) => {
+                let kind = match problem {
+                    HostProblem::NotAllowed(_) => "misdirected_request",
+                    _ => "bad_request",
+                };
+                (problem.status(), kind, problem.to_string())
             }
         }
     }
@@ -140,7 +219,20 @@ fn admin_status(refused: &AdminError) -> (StatusCode, &'static str) {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (status, error, message) = self.parts();
-        (status, Json(json!({"error": error, "message": message}))).into_response()
+        let mut response =
+            (status, Json(json!({"error": error, "message": message}))).into_response();
+        if let Refusal::Unauthorized { presented } = self {
+            let challenge = if presented {
+                "Bearer realm=\"entra-emulator\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"entra-emulator\""
+            };
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static(challenge),
+            );
+        }
+        response
     }
 }
 
@@ -181,11 +273,9 @@ fn with_generated_id<T: DeserializeOwned>(body: &[u8], field: &str) -> Result<T,
     from_value(value)
 }
 
-fn created(result: Result<Value, Refusal>) -> Response {
-    match result {
-        Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
-        Err(refusal) => refusal.into_response(),
-    }
+/// 201 with what was created, as a view without secrets.
+fn created(view: &impl Serialize) -> Response {
+    (StatusCode::CREATED, Json(view)).into_response()
 }
 
 fn no_content(result: Result<(), Error>) -> Response {

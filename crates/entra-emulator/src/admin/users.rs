@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State as Shared};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::journal::{AdminOp, change, tenant_index};
-use super::views::public_user;
+use super::views::UserView;
 use super::{Refusal, created, no_content, with_generated_id};
 use crate::Error;
 use crate::config::{Directory, User};
@@ -88,7 +88,7 @@ pub(super) async fn add(
     body: Bytes,
 ) -> Response {
     let result = with_generated_id::<User>(&body, "objectId").and_then(|user| {
-        let view = public_user(&user);
+        let shown = user.clone();
         change(
             &state,
             AdminOp::AddUser {
@@ -96,10 +96,13 @@ pub(super) async fn add(
                 user: Box::new(user),
             },
         )
-        .map(|()| view)
+        .map(|()| shown)
         .map_err(Refusal::from)
     });
-    created(result)
+    match result {
+        Ok(user) => created(&UserView::from(&user)),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 pub(super) async fn remove(

@@ -501,7 +501,7 @@ async fn wrong_methods_and_paths_are_not_server_errors() {
         .unwrap()
         .status();
     assert_eq!(status, 405);
-    // A form-encoded body is not JSON.
+    // A form-encoded body is not JSON: 415 (issue 12, finding 6).
     let status = client(&emulator)
         .post(admin(&emulator, &format!("/tenants/{TENANT}/users")))
         .form(&[("userPrincipalName", "x@y")])
@@ -509,5 +509,5 @@ async fn wrong_methods_and_paths_are_not_server_errors() {
         .await
         .unwrap()
         .status();
-    assert_eq!(status, 400);
+    assert_eq!(status, 415);
 }

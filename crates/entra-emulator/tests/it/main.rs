@@ -14,6 +14,7 @@ mod common;
 mod device_code;
 mod finding_10;
 mod finding_11;
+mod finding_6;
 mod finding_9;
 mod library;
 mod msal_node;

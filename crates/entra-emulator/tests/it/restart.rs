@@ -111,6 +111,7 @@ async fn keys_ca_tokens_and_admin_changes_survive_a_restart() {
             "{}/_emulator/tenants/{TENANT}/keys/rotate",
             first.http_url()
         ))
+        .json(&json!({}))
         .send()
         .await
         .unwrap()
