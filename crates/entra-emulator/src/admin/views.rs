@@ -18,6 +18,7 @@ pub(super) fn public_user(user: &User) -> Value {
     let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
     if let Some(object) = value.as_object_mut() {
         object.remove("password");
+        object.remove("passwordHash");
     }
     value
 }
@@ -110,5 +111,16 @@ mod tests {
         assert!(!view.contains("dev-secret"), "{view}");
         assert!(!view.contains("dev-password"), "{view}");
         assert!(view.contains("alice@contoso.onmicrosoft.com"));
+
+        let mut hashed = d.tenants[0].users[0]
+            .clone()
+            .with_hashed_password()
+            .unwrap();
+        let hash = hashed.password_hash.clone().unwrap();
+        let view = public_user(&hashed).to_string();
+        assert!(!view.contains(hash.as_str()), "{view}");
+        assert!(!view.contains("passwordHash"), "{view}");
+        hashed.display_name = "shown".into();
+        assert!(public_user(&hashed).to_string().contains("shown"));
     }
 }

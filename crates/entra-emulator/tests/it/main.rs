@@ -12,6 +12,7 @@ mod client_credentials;
 mod clients;
 mod common;
 mod device_code;
+mod finding_8;
 mod finding_9;
 mod library;
 mod msal_node;
