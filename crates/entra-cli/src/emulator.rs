@@ -137,7 +137,8 @@ fn check_issuer(issuer: &str) -> Result<String, Failure> {
     }
 }
 
-/// Creates the data directory and proves it writable.
+/// Creates the data directory (private: `0700`, like each missing parent)
+/// and proves it writable.
 pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
     let unwritable = |e: std::io::Error| {
         Failure::Misconfigured(format!(
@@ -145,7 +146,7 @@ pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
             root.display()
         ))
     };
-    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    entra_core::fs::create_private_dir(dir).map_err(unwritable)?;
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(unwritable)?;
     let _ = std::fs::remove_file(&probe);
