@@ -54,6 +54,9 @@ impl TlsMaterial {
     ) -> Result<Self, Error> {
         let names = Names::new(public_host);
         let dir = data_dir.map(|d| d.join("tls"));
+        if let Some(dir) = &dir {
+            crate::store::private_dir(dir)?;
+        }
         let stored = dir.as_ref().and_then(|dir| {
             let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
             Some([
@@ -79,7 +82,6 @@ impl TlsMaterial {
             None => {
                 let files = generate(&names)?;
                 if let Some(dir) = &dir {
-                    crate::store::private_dir(dir)?;
                     for (name, content) in FILES.iter().zip(&files) {
                         crate::store::write_atomically(&dir.join(name), content.as_bytes())?;
                     }
