@@ -45,9 +45,10 @@ impl TlsMaterial {
     /// `public_host` is the host name endpoint URLs use, if not `localhost`
     /// or a loopback address: the CA may certify it too, and the leaf names it.
     ///
-    /// A stored CA whose name constraints are not those wanted (one made
-    /// before the CA had any, or for another public host) is replaced, with
-    /// its leaf, and a warning says clients must trust the new one.
+    /// A stored CA that does not parse, or whose name constraints are not
+    /// those wanted (one made before the CA had any, or for another public
+    /// host), is replaced, with its leaf, and a warning says clients must
+    /// trust the new one.
     pub(crate) fn load_or_create(
         data_dir: Option<&Path>,
         public_host: Option<&str>,
@@ -71,8 +72,9 @@ impl TlsMaterial {
             if !current {
                 tracing::warn!(
                     ca = %dir.as_deref().unwrap_or(Path::new("")).join(FILES[0]).display(),
-                    "the stored local CA is not limited to this emulator's names; \
-                     replacing it: clients must trust the new CA certificate"
+                    "the stored local CA is unreadable or not limited to this emulator's \
+                     names (localhost, loopback, the public host); replacing it: clients \
+                     must trust the new CA certificate"
                 );
             }
             current
