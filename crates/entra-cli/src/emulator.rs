@@ -137,6 +137,17 @@ fn check_issuer(issuer: &str) -> Result<String, Failure> {
     }
 }
 
+/// A user's password as the banner shows it: the configured development
+/// password, or `(hashed)` for a user whose password is kept only as a hash
+/// (added through the administration API).
+pub(crate) fn shown_password(user: &entra_emulator::config::User) -> &str {
+    if user.password.is_empty() {
+        "(hashed)"
+    } else {
+        &user.password
+    }
+}
+
 /// Creates the data directory (private: `0700`, like each missing parent)
 /// and proves it writable.
 pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
@@ -286,12 +297,14 @@ fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
                 tenant.users.iter().map(f).max().unwrap_or(0)
             };
             let upn = width(|u| u.user_principal_name.len());
-            let password = width(|u| u.password.len());
+            let password = width(|u| shown_password(u).len());
             for user in &tenant.users {
                 let _ = writeln!(
                     out,
                     "    {:<upn$}  {:<password$}  {}",
-                    user.user_principal_name, user.password, user.display_name
+                    user.user_principal_name,
+                    shown_password(user),
+                    user.display_name
                 );
             }
         }
