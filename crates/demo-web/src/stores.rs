@@ -7,7 +7,8 @@
 //! - Memory: two [`MemoryStore`]s, for this process only.
 //! - SQLite: the tables `web_sessions` and `entra_token_cache` of one file
 //!   (its directory created if missing), in WAL mode: one instance of the
-//!   app at a time.
+//!   app at a time. The file and its `-wal` and `-shm` files are readable
+//!   by their owner only (`0600`; a directory created for them is `0700`).
 //! - Redis: sessions under `{prefix}session:`, tokens under
 //!   `{prefix}token:` (`demo-web:` by default), on one connection: several
 //!   instances share them.
@@ -82,6 +83,12 @@ enum OpenError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot create {} or make it private: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot open {}: {source}", path.display())]
     Database {
         path: PathBuf,
@@ -91,15 +98,37 @@ enum OpenError {
 }
 
 /// Opens (creating it and its directory if missing) the database at `path`.
+///
+/// Sessions and users' tokens are secrets: the file is made private
+/// (`0600`) before SQLite opens it, and SQLite gives its `-wal` and `-shm`
+/// files the same mode; a missing directory is created `0700`. A file or a
+/// `-wal`/`-shm` file left readable by an older version is tightened.
 async fn open_sqlite(path: &Path) -> Result<SqlitePool, StoreError> {
     let failed = |e: OpenError| StoreError::backend("SQLite", Operation::Connect, e);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| {
+        entra_core::fs::create_private_dir(dir).map_err(|source| {
             failed(OpenError::Directory {
                 dir: dir.to_owned(),
                 source,
             })
         })?;
+    }
+    let private = |file: &Path| {
+        entra_core::fs::make_file_private(file).map_err(|source| {
+            failed(OpenError::File {
+                path: file.to_owned(),
+                source,
+            })
+        })
+    };
+    private(path)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        if companion.exists() {
+            private(&companion)?;
+        }
     }
     let options = SqliteConnectOptions::new()
         .filename(path)

@@ -194,7 +194,8 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
-/// Creates the SQLite file's directory and proves it writable.
+/// Creates the SQLite file's directory (private: `0700`, like each missing
+/// parent) and proves it writable.
 fn prepare_directory(file: &Path, from_data_dir: bool) -> Result<(), Failure> {
     let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
@@ -210,7 +211,7 @@ fn prepare_directory(file: &Path, from_data_dir: bool) -> Result<(), Failure> {
             dir.display()
         ))
     };
-    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    entra_core::fs::create_private_dir(dir).map_err(unwritable)?;
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(unwritable)?;
     let _ = std::fs::remove_file(&probe);

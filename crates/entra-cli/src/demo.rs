@@ -17,7 +17,7 @@ use entra_emulator::{Emulator, EmulatorConfig};
 use tokio::net::TcpListener;
 
 use crate::Failure;
-use crate::emulator::{check_writable, wait_for_signal};
+use crate::emulator::{check_writable, shown_password, wait_for_signal};
 
 /// The demo directory's ids (crates/entra-emulator's default.toml).
 const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
@@ -253,7 +253,9 @@ fn banner(
             let _ = writeln!(
                 out,
                 "  {:<34} {:<22} {}",
-                user.user_principal_name, user.password, user.display_name
+                user.user_principal_name,
+                shown_password(user),
+                user.display_name
             );
         }
         let _ = writeln!(out);

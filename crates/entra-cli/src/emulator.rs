@@ -177,7 +177,19 @@ fn check_issuer(issuer: &str) -> Result<String, Failure> {
     }
 }
 
-/// Creates the data directory and proves it writable.
+/// A user's password as the banner shows it: the configured development
+/// password, or `(hashed)` for a user whose password is kept only as a hash
+/// (added through the administration API).
+pub(crate) fn shown_password(user: &entra_emulator::config::User) -> &str {
+    if user.password.is_empty() {
+        "(hashed)"
+    } else {
+        &user.password
+    }
+}
+
+/// Creates the data directory (private: `0700`, like each missing parent)
+/// and proves it writable.
 pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
     let unwritable = |e: std::io::Error| {
         Failure::Misconfigured(format!(
@@ -185,7 +197,7 @@ pub(crate) fn check_writable(root: &Path, dir: &Path) -> Result<(), Failure> {
             root.display()
         ))
     };
-    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    entra_core::fs::create_private_dir(dir).map_err(unwritable)?;
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(unwritable)?;
     let _ = std::fs::remove_file(&probe);
@@ -341,12 +353,14 @@ fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
                 tenant.users.iter().map(f).max().unwrap_or(0)
             };
             let upn = width(|u| u.user_principal_name.len());
-            let password = width(|u| u.password.len());
+            let password = width(|u| shown_password(u).len());
             for user in &tenant.users {
                 let _ = writeln!(
                     out,
                     "    {:<upn$}  {:<password$}  {}",
-                    user.user_principal_name, user.password, user.display_name
+                    user.user_principal_name,
+                    shown_password(user),
+                    user.display_name
                 );
             }
         }

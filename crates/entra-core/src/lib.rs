@@ -21,12 +21,14 @@
 //!   (`https`, or `http` on loopback), and what names a tenant.
 //! - [`Clock`]: the time the rules read.
 //! - Helpers: [`is_guid`], [`cookie`], [`secrets_equal`] (constant time),
-//!   [`html_escape`], and [`time`] for showing dates to people.
+//!   [`html_escape`], [`time`] for showing dates to people, and [`fs`] for
+//!   private files (`0600` in `0700` directories, replaced atomically).
 
 pub mod authority;
 pub mod claims;
 mod clock;
 mod cookie;
+pub mod fs;
 mod guid;
 mod html;
 pub mod json;

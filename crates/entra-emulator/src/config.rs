@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::error::ConfigError;
+pub use crate::password::PasswordHash;
 
 /// The built-in demo configuration, as a file.
 pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
@@ -273,8 +274,16 @@ pub struct User {
     pub object_id: String,
     /// Sign-in name (`upn`, `preferred_username`).
     pub user_principal_name: String,
-    /// Password for the sign-in page.
+    /// Password for the sign-in page, in clear: a developer's own
+    /// configuration file may keep it so. Empty when, and only when,
+    /// `password_hash` is set.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub password: String,
+    /// The password as an Argon2id hash (PHC string): what the
+    /// administration journal stores for users added through it, and what a
+    /// configuration file may hold instead of `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<PasswordHash>,
     /// Display name (`name`).
     #[serde(default)]
     pub display_name: String,
@@ -384,6 +393,20 @@ impl Directory {
                         value: user.user_principal_name.clone(),
                     });
                 }
+                // Exactly one of a password in clear and its hash.
+                match (user.password.is_empty(), user.password_hash.is_some()) {
+                    (false, true) => {
+                        return Err(ConfigError::PasswordAndHash {
+                            user: user.user_principal_name.clone(),
+                        });
+                    }
+                    (true, false) => {
+                        return Err(ConfigError::NoPassword {
+                            user: user.user_principal_name.clone(),
+                        });
+                    }
+                    _ => {}
+                }
             }
         }
         // References: permissions and role assignments name existing APIs and values.
@@ -460,6 +483,31 @@ impl Directory {
                     .iter()
                     .any(|u| u.trim_end_matches('/') == identifier)
         })
+    }
+}
+
+impl User {
+    /// Whether `password` is the user's: compared in constant time with a
+    /// password in clear, or verified against the hash. An empty password
+    /// never matches.
+    pub fn password_matches(&self, password: &str) -> bool {
+        if password.is_empty() {
+            return false;
+        }
+        match &self.password_hash {
+            Some(hash) => hash.verify(password),
+            None => crate::util::secrets_equal(&self.password, password),
+        }
+    }
+
+    /// The user with its password in clear replaced by a hash (unchanged
+    /// when it has none).
+    pub(crate) fn with_hashed_password(mut self) -> Result<Self, Error> {
+        if !self.password.is_empty() {
+            self.password_hash = Some(PasswordHash::new(&self.password)?);
+            self.password.clear();
+        }
+        Ok(self)
     }
 }
 
@@ -617,5 +665,54 @@ mod tests {
             Directory::from_toml("nonsense"),
             Err(Error::Config(ConfigError::Syntax(_)))
         ));
+    }
+
+    /// The demo configuration with alice's `password` line replaced.
+    fn with_alice_password(line: &str) -> String {
+        DEFAULT_CONFIG.replace("password = \"alice-dev-password\"", line)
+    }
+
+    #[test]
+    fn a_user_has_a_password_or_its_hash_never_both_nor_neither() {
+        #![allow(clippy::unwrap_used)]
+        // A file may hold a hash instead of the password (what the journal stores).
+        let hash = PasswordHash::new("alice-dev-password").unwrap();
+        let d = Directory::from_toml(&with_alice_password(&format!(
+            "passwordHash = \"{}\"",
+            hash.as_str()
+        )))
+        .unwrap();
+        let alice = &d.tenants[0].users[0];
+        assert!(alice.password.is_empty());
+        assert!(alice.password_matches("alice-dev-password"));
+        assert!(!alice.password_matches("bob-dev-password"));
+        assert!(!alice.password_matches(""));
+        // The clear password of a developer's file still works.
+        let d = Directory::default_demo();
+        assert!(d.tenants[0].users[0].password_matches("alice-dev-password"));
+        assert!(!d.tenants[0].users[0].password_matches("alice-dev-passwor"));
+
+        let both = with_alice_password(&format!(
+            "password = \"alice-dev-password\"\npasswordHash = \"{}\"",
+            hash.as_str()
+        ));
+        assert!(matches!(
+            Directory::from_toml(&both),
+            Err(Error::Config(ConfigError::PasswordAndHash { user })) if user.starts_with("alice@")
+        ));
+        assert!(matches!(
+            Directory::from_toml(&with_alice_password("")),
+            Err(Error::Config(ConfigError::NoPassword { user })) if user.starts_with("alice@")
+        ));
+        assert!(matches!(
+            Directory::from_toml(&with_alice_password("password = \"\"")),
+            Err(Error::Config(ConfigError::NoPassword { .. }))
+        ));
+        let Err(Error::Config(ConfigError::Syntax(e))) = Directory::from_toml(
+            &with_alice_password("passwordHash = \"alice-dev-password\""),
+        ) else {
+            panic!("a hash that is not one is a syntax error");
+        };
+        assert!(e.to_string().contains("passwordHash"), "{e}");
     }
 }

@@ -185,6 +185,25 @@ pub enum ConfigError {
         /// The non-loopback address.
         addr: SocketAddr,
     },
+    /// A `passwordHash` is not an Argon2id PHC string within the emulator's
+    /// bounds (see [`PasswordHash`](crate::config::PasswordHash)).
+    #[error("passwordHash is not an accepted Argon2id PHC string: {reason}")]
+    PasswordHash {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A user has neither a (non-empty) `password` nor a `passwordHash`.
+    #[error("user {user} has no password: give a password or a passwordHash")]
+    NoPassword {
+        /// The user principal name.
+        user: String,
+    },
+    /// A user has both a `password` and a `passwordHash`.
+    #[error("user {user} has both a password and a passwordHash: keep one")]
+    PasswordAndHash {
+        /// The user principal name.
+        user: String,
+    },
     /// A redirect URI is neither `https` nor `http` on localhost or a loopback address.
     #[error(
         "{app_id}: redirect URI {uri:?} must use https, or http on localhost or a loopback address (127.0.0.1, [::1])"
@@ -334,6 +353,12 @@ pub enum CryptoError {
         /// The tenant id.
         tenant: String,
     },
+    /// The system's random number generator failed.
+    #[error("random numbers: {0}")]
+    Random(#[source] Unspecified),
+    /// A password could not be hashed.
+    #[error("password hashing: {0}")]
+    PasswordHashing(#[source] argon2::password_hash::Error),
 }
 
 /// An OAuth 2.0 error answer from the token, device-code or authorize endpoints.

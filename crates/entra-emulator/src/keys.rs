@@ -186,7 +186,7 @@ impl KeyRing {
     ) -> Result<Self, Error> {
         let dir = data_dir.map(|d| d.join("keys"));
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
+            crate::store::private_dir(dir)?;
         }
         let ring = KeyRing {
             tenants: RwLock::new(HashMap::new()),

@@ -38,7 +38,9 @@
 //! - `keys`: per-tenant signing keys with certificates, persisted, rotated.
 //! - `tokens`: access tokens (v1/v2), ID tokens, `client_info`.
 //! - `scopes`: scope strings and consent.
-//! - `state`: what the handlers share; `store`: files in the data directory.
+//! - `state`: what the handlers share; `store`: files in the data directory
+//!   (private: `0600` files in `0700` directories); `password`: Argon2id
+//!   password hashes.
 //! - `tls`: the local CA and server certificate for HTTPS.
 
 pub mod admin;
@@ -51,6 +53,7 @@ mod hosts;
 mod html;
 mod keys;
 mod pages;
+mod password;
 mod request_log;
 mod scopes;
 mod server;

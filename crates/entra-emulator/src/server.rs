@@ -29,7 +29,8 @@ pub struct EmulatorConfig {
     /// Tenants, app registrations, users, settings.
     pub directory: Directory,
     /// Where keys, certificates, refresh tokens, consents and administrative
-    /// changes are kept (`None`: in memory only).
+    /// changes are kept (`None`: in memory only). The directory is the
+    /// emulator's own: created, or made, private (`0700`, files `0600`).
     pub data_dir: Option<PathBuf>,
     /// The plain-HTTP listener (`127.0.0.1:0` in tests; 9000 by default in the CLI).
     pub http_addr: SocketAddr,
@@ -127,7 +128,7 @@ impl Emulator {
         config.directory.check()?;
         let hosts = Arc::new(config.check()?);
         if let Some(dir) = &config.data_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::storage(dir, e))?;
+            crate::store::private_dir(dir)?;
         }
         let directory = admin::apply_journal(config.directory.clone(), config.data_dir.as_deref())?;
         let now = crate::util::now();
@@ -201,7 +202,10 @@ impl Emulator {
         let mut tasks = Vec::new();
         let mut tls = None;
         if let Some((listener, addr)) = https {
-            let material = TlsMaterial::load_or_create(config.data_dir.as_deref())?;
+            let material = TlsMaterial::load_or_create(
+                config.data_dir.as_deref(),
+                config.public_host.as_deref(),
+            )?;
             *state
                 .https_base
                 .write()

@@ -1,5 +1,13 @@
 //! Persistence in the data directory: small JSON files, written atomically.
 //! Without a data directory everything lives in memory only.
+//!
+//! Everything in the data directory is private to the user running the
+//! emulator: files are written `0600` (through a temporary file, flushed,
+//! renamed, and the directory flushed: `entra_core::fs::write_private`) and
+//! directories are `0700`. The data directory is the emulator's own: one
+//! that exists with looser permissions is tightened at start (with a
+//! warning), which also covers files an older version wrote readable; a
+//! shared directory such as `/tmp` itself is refused.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,13 +17,27 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a crash
-/// never leaves a half-written file.
+/// Writes `bytes` to `path` as a private file (`0600`), through a temporary
+/// file and a rename, so a crash never leaves a half-written file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::storage(path, e))
+    entra_core::fs::write_private(path, bytes).map_err(|e| Error::storage(path, e))
+}
+
+/// Creates `dir` (and its missing parents) `0700`, or makes the existing
+/// directory private, saying so.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), Error> {
+    match entra_core::fs::make_dir_private(dir) {
+        Ok(None) => Ok(()),
+        Ok(Some(mode)) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                was = format_args!("{mode:o}"),
+                "data directory was readable by other users; made private (0700)"
+            );
+            Ok(())
+        }
+        Err(e) => Err(Error::storage(dir, e)),
+    }
 }
 
 /// A value persisted as one JSON file (or kept in memory).

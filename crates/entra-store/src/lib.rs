@@ -35,7 +35,11 @@
 //!
 //! Stores hold what they are given in clear: protect the database or the
 //! Redis instance as you would protect the values themselves (tokens,
-//! sessions).
+//! sessions). The SQL stores take a pool the caller opened: for SQLite,
+//! make the file readable by its owner only before connecting
+//! (`entra_core::fs::make_file_private` creates it `0600`; SQLite keeps an
+//! existing file's mode and gives its `-wal` and `-shm` files the same), as
+//! demo-web does.
 //!
 //! # Layout
 //!

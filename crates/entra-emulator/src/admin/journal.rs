@@ -1,6 +1,12 @@
 //! Administrative changes: each one applied to a copy of the directory,
 //! checked against the whole of it, appended to the journal in the data
 //! directory, then made visible; and the journal replayed at start.
+//!
+//! The journal holds no password in clear: a user added while there is a
+//! data directory has its password replaced by an Argon2id hash
+//! ([`PasswordHash`](crate::config::PasswordHash)) before the change is
+//! applied or written, and a journal an older version wrote with clear
+//! passwords is rewritten with hashes when it is replayed.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +46,26 @@ pub(super) enum AdminOp {
 }
 
 impl AdminOp {
+    /// The change with any password in clear replaced by its hash; whether
+    /// there was one. (A user with both a password and a hash is left for
+    /// the directory's check to refuse.)
+    fn hashed(self) -> Result<(AdminOp, bool), Error> {
+        match self {
+            AdminOp::AddUser { tenant, user }
+                if !user.password.is_empty() && user.password_hash.is_none() =>
+            {
+                Ok((
+                    AdminOp::AddUser {
+                        tenant,
+                        user: Box::new(user.with_hashed_password()?),
+                    },
+                    true,
+                ))
+            }
+            other => Ok((other, false)),
+        }
+    }
+
     /// What the change is, for logs (never secrets).
     fn describe(&self) -> String {
         match self {
@@ -94,6 +120,12 @@ fn applied(directory: &Directory, op: AdminOp) -> Result<(Directory, AdminOp), A
 
 /// Applies a change to the running emulator: checked, journaled, then visible.
 pub(super) fn change(state: &State, op: AdminOp) -> Result<(), Error> {
+    // Hashed before anything else (and before taking the lock: hashing is
+    // slow on purpose), so the journal never sees the password.
+    let op = match &state.data_dir {
+        Some(_) => op.hashed()?.0,
+        None => op,
+    };
     let mut directory = state.dir_mut();
     let (next, op) = applied(&directory, op)?;
     if let Some(data_dir) = &state.data_dir {
@@ -116,7 +148,7 @@ pub(crate) fn apply_journal(
         return Ok(directory);
     };
     let journal: JsonFile<Vec<AdminOp>> = JsonFile::load(Some(data_dir), JOURNAL)?;
-    let ops = journal.read(Clone::clone);
+    let ops = hash_clear_passwords(&journal)?;
     let mut directory = directory;
     let mut replayed = 0usize;
     for op in ops {
@@ -135,6 +167,26 @@ pub(crate) fn apply_journal(
         tracing::info!(replayed, "administrative changes replayed from the journal");
     }
     Ok(directory)
+}
+
+/// Rewrites a journal that holds passwords in clear (an older version's)
+/// with their hashes; returns its changes.
+fn hash_clear_passwords(journal: &JsonFile<Vec<AdminOp>>) -> Result<Vec<AdminOp>, Error> {
+    let mut ops = Vec::new();
+    let mut hashed = 0usize;
+    for op in journal.read(Clone::clone) {
+        let (op, was_clear) = op.hashed()?;
+        hashed += usize::from(was_clear);
+        ops.push(op);
+    }
+    if hashed > 0 {
+        journal.update(|stored| stored.clone_from(&ops))?;
+        tracing::info!(
+            hashed,
+            "passwords in clear in the administration journal replaced by hashes"
+        );
+    }
+    Ok(ops)
 }
 
 #[cfg(test)]

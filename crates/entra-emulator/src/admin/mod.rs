@@ -21,7 +21,10 @@
 //! and appended to `{data_dir}/admin-journal.json`, which
 //! `apply_journal` replays over the configuration file at start, so
 //! changes survive restarts. Key rotations need no journal: the key files
-//! themselves are persisted.
+//! themselves are persisted. The journal, like everything in the data
+//! directory, is readable by its owner only, and holds a user's password
+//! only as an Argon2id hash (`passwordHash`): a user added with a
+//! `password` is hashed before the change is applied.
 //!
 //! # Who may call it
 //!

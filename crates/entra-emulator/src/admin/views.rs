@@ -357,6 +357,7 @@ mod tests {
         let mut value = serde_json::to_value(tenant).unwrap();
         for user in value["users"].as_array_mut().unwrap() {
             user.as_object_mut().unwrap().remove("password");
+            user.as_object_mut().unwrap().remove("passwordHash");
         }
         for app in value["applications"].as_array_mut().unwrap() {
             for credential in app["passwordCredentials"].as_array_mut().unwrap() {
@@ -375,6 +376,15 @@ mod tests {
         assert!(!view.contains("dev-password"), "{view}");
         assert!(!view.contains("secretText") && !view.contains("\"password\""));
         assert!(view.contains("alice@contoso.onmicrosoft.com"));
+
+        let hashed = d.tenants[0].users[0]
+            .clone()
+            .with_hashed_password()
+            .unwrap();
+        let hash = hashed.password_hash.clone().unwrap();
+        let view = serde_json::to_string(&UserView::from(&hashed)).unwrap();
+        assert!(!view.contains(hash.as_str()), "{view}");
+        assert!(!view.contains("passwordHash"), "{view}");
     }
 
     #[test]

@@ -6,7 +6,6 @@ use super::device_code::{delegated_scopes, is_public_enabled, issue_user_tokens}
 use super::{Ctx, GrantResult};
 use crate::error::OAuthError;
 use crate::scopes;
-use crate::util::secrets_equal;
 
 /// `grant_type=password`.
 pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
@@ -33,7 +32,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> GrantResult {
         .users
         .iter()
         .find(|u| u.user_principal_name.eq_ignore_ascii_case(username))
-        .filter(|u| secrets_equal(&u.password, password))
+        .filter(|u| u.password_matches(password))
         .ok_or_else(|| {
             OAuthError::invalid_grant(
                 50_126,

@@ -265,7 +265,7 @@ fn sign_in(state: &Shared, browser: &str, device: &str, form: &Form) -> Response
         .users
         .iter()
         .find(|u| u.user_principal_name.eq_ignore_ascii_case(username))
-        .filter(|u| util::secrets_equal(&u.password, password));
+        .filter(|u| u.password_matches(password));
     let Some(user) = user else {
         return sign_in_page(
             state,

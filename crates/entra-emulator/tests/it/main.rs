@@ -15,6 +15,7 @@ mod device_code;
 mod finding_10;
 mod finding_11;
 mod finding_6;
+mod finding_8;
 mod finding_9;
 mod library;
 mod msal_node;

@@ -2,37 +2,13 @@
 //! the administrative changes survive; tokens issued before still validate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
 use entra_emulator::admin::MintRequest;
 use entra_emulator::config::{RefreshTokenReuse, User};
 use entra_emulator::{Directory, Emulator, EmulatorConfig};
 use serde_json::{Value, json};
-
-/// A unique directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "entra-emulator-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The issuer does not depend on the (random) port, so tokens outlive a restart.
 const ISSUER_BASE: &str = "http://entra-emulator.restart.test";

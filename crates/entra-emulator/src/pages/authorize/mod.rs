@@ -33,7 +33,7 @@ use crate::client_auth::Form;
 use crate::error::OAuthError;
 use crate::html::error_page;
 use crate::state::{BrowserSession, Listener, State as Shared};
-use crate::util::{secrets_equal, sha256_b64};
+use crate::util::sha256_b64;
 
 /// `/{tenant}/oauth2/v2.0/authorize` (`V1 = false`) and `/{tenant}/oauth2/authorize` (`V1 = true`).
 pub(super) async fn endpoint<const V1: bool>(
@@ -150,9 +150,7 @@ pub(super) async fn sign_in(
     let username = form.get("username").unwrap_or_default().trim();
     let password = form.get("password").unwrap_or_default();
     let user = req.tenant.users.iter().find(|u| {
-        u.user_principal_name.eq_ignore_ascii_case(username)
-            && !password.is_empty()
-            && secrets_equal(&u.password, password)
+        u.user_principal_name.eq_ignore_ascii_case(username) && u.password_matches(password)
     });
     let Some(user) = user else {
         return sign_in_page(

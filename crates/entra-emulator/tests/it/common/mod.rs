@@ -3,6 +3,7 @@
 //! `entra-auth` validator pointed at it.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use entra_auth::{AuthConfig, Validator};
@@ -128,5 +129,30 @@ pub fn assert_aadsts(status: u16, body: &Value, expected_status: u16, error: &st
     );
     for field in ["timestamp", "trace_id", "correlation_id"] {
         assert!(body[field].is_string(), "{field} missing: {body}");
+    }
+}
+
+/// A unique directory under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "entra-emulator-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
