@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! What the outside security review found in entra-auth (issue 12, items
-//! 1-4), each named after its finding.
+//! 1-5), each named after its finding.
 
 use std::time::{Duration, Instant};
 
@@ -238,4 +238,70 @@ async fn finding_4_a_token_with_neither_scp_nor_roles_has_its_own_reason() {
         InvalidToken::NoScopeOrRoles.description(),
         InvalidToken::IdToken.description()
     );
+}
+
+/// Finding 5: a validator built outside a tokio runtime never refreshes its
+/// keys in the background. It must say so, at `warn`; one built inside a
+/// runtime must not.
+#[test]
+fn finding_5_a_validator_built_outside_a_runtime_warns_that_it_never_refreshes() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let authority = runtime.block_on(MockAuthority::start());
+
+    let outside = Logs::default();
+    let validator = tracing::subscriber::with_default(outside.subscriber(), || {
+        Validator::new(authority.config().build().unwrap()).unwrap()
+    });
+    let text = outside.text();
+    assert!(
+        text.contains("WARN") && text.contains("outside a tokio runtime"),
+        "{text:?}"
+    );
+    drop(validator);
+
+    let inside = Logs::default();
+    let _entered = runtime.enter();
+    let validator = tracing::subscriber::with_default(inside.subscriber(), || {
+        Validator::new(authority.config().build().unwrap()).unwrap()
+    });
+    let text = inside.text();
+    assert!(!text.contains("outside a tokio runtime"), "{text:?}");
+    drop(validator);
+}
+
+/// Log lines written through a `tracing` subscriber, kept for a test to read.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
 }

@@ -112,6 +112,7 @@ async fn finding_8_data_files_are_private() {
             "{}/_emulator/tenants/{TENANT}/keys/rotate",
             emulator.http_url()
         ))
+        .json(&json!({}))
         .send()
         .await
         .unwrap();
