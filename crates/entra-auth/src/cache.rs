@@ -143,6 +143,8 @@ impl TokenCache {
         CacheStats {
             entries: self.entries.len(),
             bytes: self.entries.weight(),
+            hits: self.entries.hits(),
+            misses: self.entries.misses(),
         }
     }
 }
@@ -156,6 +158,13 @@ pub struct CacheStats {
     /// memory, and at least `max_bytes / max_entries` (which is how one budget
     /// enforces both bounds). Never more than `max_bytes`.
     pub bytes: u64,
+    /// Lookups that found the token (since the validator was built). A hit
+    /// whose token has expired, or whose key is gone, counts here too: the
+    /// entry is then dropped and the token judged afresh (and refused).
+    pub hits: u64,
+    /// Lookups that did not: the token was verified in full (and cached
+    /// only if it passed every check).
+    pub misses: u64,
 }
 
 #[cfg(test)]
