@@ -18,15 +18,25 @@
 //!   cache on) with one token; the same server with `--tokens` distinct
 //!   cached tokens in rotation; a multi-tenant (`organizations`, an
 //!   allow-list of every tenant) server with `--tokens` tokens spread over
-//!   the tenants; and a cold server (a fresh validator every round) where
-//!   every request carries a token it has never seen. Every cached server is
-//!   warmed by one validation of each of its tokens before the first round.
-//! - In-process: cached validation time, one token against the rotation;
-//!   cold validation on every core against bare RS256 verification on every
-//!   core; a flood of one-shot tokens interleaved with returning callers
-//!   (their hit rate, from the cache's counters); a flood of tokens with a
-//!   bad signature (what each costs, and that none is cached); memory per
-//!   cached token.
+//!   the tenants; and a cold server (a fresh validator every round, its
+//!   cache bounded to 20,000 entries so that it is full after the first
+//!   20,000 requests) where every request carries a token it has never
+//!   seen. Every cached server is warmed by one validation of each of its
+//!   tokens before the first round. The server's CPU time per request is
+//!   this process's CPU time over the run divided by the requests wrk
+//!   completed.
+//! - In-process, in CPU time (which other work on the machine disturbs less
+//!   than the wall clock): cached validation, one token against the
+//!   rotation (and what reading a rotated token from memory costs by
+//!   itself); cold validation on every core, into a full cache, against
+//!   bare RS256 verification of the same tokens on every core; a flood of
+//!   `--flood` one-shot tokens whose first half fills the cache (default
+//!   bounds), after which `--returning` callers call twice each, and whose
+//!   second half comes with a returning caller's call after each one-shot
+//!   token (their hit rate then, from the cache's counters); 40,000 tokens with a bad signature (what each costs, and
+//!   that none is cached); resident memory per cached token (the growth of
+//!   the process while the rotation's tokens were first validated, over the
+//!   entries cached).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,6 +57,10 @@ use crate::emulator::{clock_ticks, cpu_ticks, machine, workspace_root};
 use crate::wrk::{self, Load, Run};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The cold runs' cache bounds (entries): small enough to be full after a
+/// moment, so that the runs measure steady state.
+const COLD_CACHE: usize = 20_000;
 
 /// Distinct RSA keys shared out among the tenants' `kid`s (generating a
 /// thousand RSA keys would take minutes and changes nothing measured here).
@@ -522,7 +536,8 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
             3,
             load(wrk_prefix, &multi_url, &script, &[&multi_file], measure)?,
         );
-        let cold = ready(multi_config())?;
+        let cold =
+            ready(multi_config().token_cache_limits(COLD_CACHE, COLD_CACHE as u64 * 8 * 1024))?;
         let cold_url = runtime.block_on(serve(Some(&cold)))?;
         record(
             4,
@@ -540,7 +555,8 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
         );
     }
     println!(
-        "\ncold runs: {cold_seconds} s each, a fresh validator each, {} cache hits in all (0: no token was seen twice)\n",
+        "\ncold runs: {cold_seconds} s each, a fresh validator each (cache bounds {COLD_CACHE} entries, so \
+         full after the first {COLD_CACHE} requests), {} cache hits in all (0: no token was seen twice)\n",
         cold_hits
     );
 
@@ -581,10 +597,11 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
             "1. the same: cached validation in-process (one thread)".into(),
             String::new(),
             format!(
-                "{:.0} ns vs {:.0} ns ({:.2}x)",
+                "{:.0} ns vs {:.0} ns ({:.2}x; of the difference, {:.0} ns is reading the token from memory)",
                 inproc.rotation_ns,
                 inproc.one_ns,
-                inproc.rotation_ns / inproc.one_ns
+                inproc.rotation_ns / inproc.one_ns,
+                inproc.read_ns,
             ),
             true,
         ),
@@ -616,7 +633,7 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
         ),
         (
             format!(
-                "2. {} one-shot tokens interleaved with {} returning callers: their hit rate after their first call",
+                "2. {} one-shot tokens, the second half interleaved with {} returning callers' calls: their hit rate",
                 one_shots.len(),
                 returning.len()
             ),
@@ -686,6 +703,8 @@ struct InProcess {
     threads: usize,
     one_ns: f64,
     rotation_ns: f64,
+    /// Reading a rotated token, beyond reading the same token again.
+    read_ns: f64,
     bare_us: f64,
     bare_per_s: f64,
     cold_per_s: f64,
@@ -715,12 +734,26 @@ fn in_process(
         })?;
         Ok((thread_cpu() - started) * 1e9 / iterations as f64)
     };
+    // What reading each token from memory costs by itself (a server reads
+    // it from its socket anyway; in-process, the rotation reads it cold).
+    let time_read = |tokens: &[String], iterations: usize| -> f64 {
+        let started = thread_cpu();
+        let mut buffer = String::with_capacity(4096);
+        for i in 0..iterations {
+            buffer.clear();
+            buffer.push_str(&tokens[i % tokens.len()]);
+            std::hint::black_box(&buffer);
+        }
+        (thread_cpu() - started) * 1e9 / iterations as f64
+    };
     let iterations = rotation.len().max(200_000) * 2;
     let mut one = Vec::new();
     let mut rotated = Vec::new();
+    let mut read = Vec::new();
     for _ in 0..3 {
         one.push(time_cached(&rotation[..1], iterations)?);
         rotated.push(time_cached(rotation, iterations)?);
+        read.push(time_read(rotation, iterations) - time_read(&rotation[..1], iterations));
     }
 
     // Cold and bare on every core, over distinct tokens: each thread takes
@@ -735,7 +768,11 @@ fn in_process(
         ])
         .stdout(std::process::Stdio::null())
         .status();
-    let count = cold_tokens.len().min(40_000 * threads);
+    // What is not measured fills the cold validator's cache first.
+    let count = cold_tokens
+        .len()
+        .saturating_sub(COLD_CACHE)
+        .clamp(1, 40_000 * threads);
     let shares: Vec<&[String]> = cold_tokens[..count]
         .chunks(count.div_ceil(threads))
         .collect();
@@ -804,42 +841,66 @@ fn in_process(
     }
     let bare_us = (thread_cpu() - started) * 1e6 / one_share.len() as f64;
 
-    let cold = runtime.block_on(async { Validator::new(multi_config().build()?) })?;
+    // Cold validation in steady state: the cache is full, so every new
+    // token evicts one and reuses its memory, as in a server that has run
+    // for a while. (Filling an empty cache also costs the fresh memory's
+    // page faults: measured too, and reported beside.)
+    let cold = runtime.block_on(async {
+        Validator::new(
+            multi_config()
+                .token_cache_limits(COLD_CACHE, COLD_CACHE as u64 * 8 * 1024)
+                .build()?,
+        )
+    })?;
     runtime
         .block_on(async { tokio::time::timeout(Duration::from_secs(30), cold.ready()).await })?;
-    let (failures, cold_cpu) = std::thread::scope(|s| {
-        let handles: Vec<_> = shares
-            .iter()
-            .map(|share| {
-                let cold = &cold;
-                s.spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().build();
-                    let Ok(rt) = rt else {
-                        return (share.len(), 0.0);
-                    };
-                    let started = thread_cpu();
-                    let failed = rt.block_on(async {
-                        let mut failed = 0;
-                        for token in *share {
-                            if cold.validate(token).await.is_err() {
-                                failed += 1;
+    let run_cold = |shares: &[&[String]]| -> (usize, f64) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = shares
+                .iter()
+                .map(|share| {
+                    let cold = &cold;
+                    s.spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread().build();
+                        let Ok(rt) = rt else {
+                            return (share.len(), 0.0);
+                        };
+                        let started = thread_cpu();
+                        let failed = rt.block_on(async {
+                            let mut failed = 0;
+                            for token in *share {
+                                if cold.validate(token).await.is_err() {
+                                    failed += 1;
+                                }
                             }
-                        }
-                        failed
-                    });
-                    (failed, thread_cpu() - started)
+                            failed
+                        });
+                        (failed, thread_cpu() - started)
+                    })
                 })
-            })
-            .collect();
-        sum(handles.into_iter().map(|h| h.join().unwrap_or((1, 0.0))))
-    });
-    if failures > 0 {
-        return Err(format!("{failures} cold validations failed").into());
+                .collect();
+            sum(handles.into_iter().map(|h| h.join().unwrap_or((1, 0.0))))
+        })
+    };
+    let fill = &cold_tokens[count..(count + COLD_CACHE).min(cold_tokens.len())];
+    let fill_shares: Vec<&[String]> = fill.chunks(fill.len().div_ceil(threads).max(1)).collect();
+    let (fill_failures, fill_cpu) = run_cold(&fill_shares);
+    let (failures, cold_cpu) = run_cold(&shares);
+    if failures + fill_failures > 0 {
+        return Err(format!("{} cold validations failed", failures + fill_failures).into());
     }
     let stats = cold.cache_stats();
     if stats.hits > 0 {
         return Err(format!("cold tokens hit the cache: {stats:?}").into());
     }
+    eprintln!(
+        "in-process cold: filling the empty cache ({} tokens): {:.1} µs CPU per token; \
+         full ({count} tokens): {:.1} µs; bare verification {:.1} µs",
+        fill.len(),
+        fill_cpu * 1e6 / fill.len().max(1) as f64,
+        cold_cpu * 1e6 / count as f64,
+        bare_cpu * 1e6 / count as f64,
+    );
     // Throughput on `threads` cores, each thread given a whole core: the
     // tokens over the CPU time they took, spread over the threads.
     let bare_per_s = count as f64 * threads as f64 / bare_cpu;
@@ -849,6 +910,7 @@ fn in_process(
         threads,
         one_ns: median(one),
         rotation_ns: median(rotated),
+        read_ns: median(read),
         bare_us,
         bare_per_s,
         cold_per_s,
@@ -875,9 +937,27 @@ fn flood(
     runtime.block_on(async {
         tokio::time::timeout(Duration::from_secs(30), validator.ready()).await
     })?;
+    // The flood starts first and fills the cache (default bounds: 100,000
+    // entries, 256 MiB); the returning callers then call twice each (they
+    // are the hot set), and the flood goes on, a returning caller's call
+    // after each further one-shot token, in turn.
+    let fill = (one_shots.len() / 2).min(100_000);
     let (mut calls, mut hits) = (0u64, 0u64);
     runtime.block_on(async {
-        for (i, one_shot) in one_shots.iter().enumerate() {
+        for one_shot in &one_shots[..fill] {
+            validator
+                .validate(one_shot)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        for token in returning.iter().chain(returning) {
+            validator.validate(token).await.map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    })?;
+    let full = validator.cache_stats();
+    runtime.block_on(async {
+        for (i, one_shot) in one_shots[fill..].iter().enumerate() {
             validator
                 .validate(one_shot)
                 .await
@@ -887,19 +967,18 @@ fn flood(
                 .validate(&returning[i % returning.len()])
                 .await
                 .map_err(|e| e.to_string())?;
-            // A caller's first call cannot hit.
-            if i >= returning.len() {
-                calls += 1;
-                hits += validator.cache_stats().hits - before;
-            }
+            calls += 1;
+            hits += validator.cache_stats().hits - before;
         }
         Ok::<_, String>(())
     })?;
     eprintln!(
-        "flood: {} one-shot tokens, {} returning callers ({} calls each): {:?}",
+        "flood: {} one-shot tokens, of which {fill} before {} returning callers called twice each \
+         ({:?}), then one call of theirs after each further one-shot token ({} each): {:?}",
         one_shots.len(),
         returning.len(),
-        one_shots.len() / returning.len(),
+        full,
+        (one_shots.len() - fill) / returning.len(),
         validator.cache_stats()
     );
 

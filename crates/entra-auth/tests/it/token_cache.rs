@@ -222,17 +222,20 @@ async fn an_invalid_token_is_never_admitted_however_often_it_is_sent() {
 
 #[tokio::test]
 async fn returning_callers_keep_their_entries_through_a_flood_of_one_shot_tokens() {
-    // The shape of `cargo xtask bench scale`'s flood, scaled down: the cache
-    // holds ten times the returning callers; each returns after as many
-    // one-shot tokens as there are returning callers, twenty times in all.
-    // Only a caller's first call may miss.
-    const RETURNING: usize = 40;
-    const ONE_SHOTS: usize = 20 * RETURNING;
+    // The shape of `cargo xtask bench scale`'s flood, scaled down: one-shot
+    // tokens fill the cache; the returning callers call twice each; then
+    // the flood goes on, ten times the cache's bounds, with a returning
+    // caller's call after every twelve one-shot tokens, in turn: between two
+    // calls of one caller come more one-shot tokens than the cache holds, so
+    // a least-recently-used cache would have evicted it every time.
+    const RETURNING: usize = 20;
+    const CAPACITY: usize = 10 * RETURNING;
+    const FLOOD: usize = 10 * CAPACITY;
     let issuer = TestIssuer::new();
     let validator = Validator::new(
         issuer
             .config()
-            .token_cache_limits(10 * RETURNING, 64 * 1024 * 1024)
+            .token_cache_limits(CAPACITY, 64 * 1024 * 1024)
             .build()
             .unwrap(),
     )
@@ -243,16 +246,31 @@ async fn returning_callers_keep_their_entries_through_a_flood_of_one_shot_tokens
             .collect()
     };
     let returning = mint(RETURNING);
-    let one_shots = mint(ONE_SHOTS);
+    let one_shots = std::thread::scope(|s| {
+        let halves: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| mint((CAPACITY + FLOOD) / 2)))
+            .collect();
+        halves
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let (fill, flood) = one_shots.split_at(CAPACITY);
+    for token in fill {
+        assert!(validator.validate(token).await.is_ok());
+    }
+    for token in returning.iter().chain(&returning) {
+        assert!(validator.validate(token).await.is_ok());
+    }
     let (mut calls, mut hits) = (0u64, 0u64);
-    for (i, one_shot) in one_shots.iter().enumerate() {
-        assert!(validator.validate(one_shot).await.is_ok());
+    for (i, chunk) in flood.chunks(12).enumerate() {
+        for one_shot in chunk {
+            assert!(validator.validate(one_shot).await.is_ok());
+        }
         let before = validator.cache_stats().hits;
         assert!(validator.validate(&returning[i % RETURNING]).await.is_ok());
-        if i >= RETURNING {
-            calls += 1;
-            hits += validator.cache_stats().hits - before;
-        }
+        calls += 1;
+        hits += validator.cache_stats().hits - before;
     }
     let rate = hits as f64 / calls as f64;
     assert!(
