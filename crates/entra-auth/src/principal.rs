@@ -74,15 +74,20 @@ pub(crate) struct Parts {
     wids: Vec<String>,
 }
 
-/// The scopes and roles, each list joined by spaces, inline in the
-/// principal when they are short (as they almost always are): a
-/// requirement check then reads nothing beyond the principal's first cache
-/// lines, where a list of strings costs two more pointers to follow, each
-/// likely a cache miss when many callers take turns.
+/// The scopes and roles, inline in the principal when they are few and
+/// short (as they almost always are): a requirement check then reads
+/// nothing beyond the principal's first cache lines, where a list of
+/// strings costs two more pointers to follow, each likely a cache miss when
+/// many callers take turns. The names are stored back to back, their
+/// lengths apart, scopes first: a check compares lengths, then bytes, as
+/// the lists do.
 struct Granted {
     bytes: [u8; GRANTED],
+    lengths: [u8; NAMES],
+    /// How many of the names are scopes.
     scopes: u8,
-    roles: u8,
+    /// How many names in all.
+    count: u8,
 }
 
 impl std::fmt::Debug for Granted {
@@ -92,52 +97,52 @@ impl std::fmt::Debug for Granted {
     }
 }
 
-/// Room for the inline scopes and roles.
+/// Room for the inline names' bytes.
 const GRANTED: usize = 96;
+/// Room for the inline names' lengths.
+const NAMES: usize = 16;
 
 impl Granted {
-    /// `None` when they do not fit, or a name could not be told apart in a
-    /// space-separated list (empty, or containing a space).
+    /// `None` when they do not fit.
     fn new(scopes: &[String], roles: &[String]) -> Option<Self> {
-        let mut bytes = [0u8; GRANTED];
-        let mut at = 0;
-        let mut join = |names: &[String]| -> Option<u8> {
-            let start = at;
-            for (i, name) in names.iter().enumerate() {
-                if name.is_empty() || name.contains(' ') {
-                    return None;
-                }
-                if i > 0 {
-                    *bytes.get_mut(at)? = b' ';
-                    at += 1;
-                }
-                bytes
-                    .get_mut(at..at + name.len())?
-                    .copy_from_slice(name.as_bytes());
-                at += name.len();
-            }
-            u8::try_from(at - start).ok()
+        let mut granted = Granted {
+            bytes: [0; GRANTED],
+            lengths: [0; NAMES],
+            scopes: u8::try_from(scopes.len()).ok()?,
+            count: u8::try_from(scopes.len() + roles.len()).ok()?,
         };
-        let scopes = join(scopes)?;
-        let roles = join(roles)?;
-        Some(Granted {
-            bytes,
-            scopes,
-            roles,
-        })
+        let mut at = 0;
+        for (i, name) in scopes.iter().chain(roles).enumerate() {
+            *granted.lengths.get_mut(i)? = u8::try_from(name.len()).ok()?;
+            granted
+                .bytes
+                .get_mut(at..at + name.len())?
+                .copy_from_slice(name.as_bytes());
+            at += name.len();
+        }
+        Some(granted)
     }
 
-    fn contains(list: &[u8], name: &str) -> bool {
-        !list.is_empty() && list.split(|&b| b == b' ').any(|n| n == name.as_bytes())
+    /// Whether one of the names from index `first` to `end` is `name`.
+    fn find(&self, first: u8, end: u8, name: &str) -> bool {
+        let (first, end) = (usize::from(first), usize::from(end));
+        let mut at: usize = self.lengths[..first].iter().map(|&l| usize::from(l)).sum();
+        for &length in &self.lengths[first..end] {
+            let length = usize::from(length);
+            if length == name.len() && self.bytes.get(at..at + length) == Some(name.as_bytes()) {
+                return true;
+            }
+            at += length;
+        }
+        false
     }
 
     fn has_scope(&self, name: &str) -> bool {
-        Self::contains(&self.bytes[..usize::from(self.scopes)], name)
+        self.find(0, self.scopes, name)
     }
 
     fn has_role(&self, name: &str) -> bool {
-        let start = usize::from(self.scopes);
-        Self::contains(&self.bytes[start..start + usize::from(self.roles)], name)
+        self.find(self.scopes, self.count, name)
     }
 }
 
@@ -421,6 +426,8 @@ mod tests {
             "x".repeat(GRANTED + 1),
             "x".repeat(GRANTED - 1),
         );
+        let many: Vec<String> = (0..NAMES).map(|i| format!("s{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let cases: &[(&[&str], &[&str])] = &[
             (&[], &[]),
             (&["Heroes.Read"], &[]),
@@ -432,6 +439,10 @@ mod tests {
             (&[under.as_str()], &["y"]),
             (&[over.as_str()], &[]),
             (&[under.as_str()], &["y", "z"]),
+            (&["ab"], &["a", "b"]),
+            (&many, &[]),
+            (&many[1..], &["r"]),
+            (&many, &["r"]),
         ];
         let probes = [
             "",
@@ -447,16 +458,16 @@ mod tests {
             "Heroes.Read Heroes.Write",
             "y",
             "x",
+            "r",
+            "s0",
+            "s15",
+            "ab",
         ];
         for (scopes, roles) in cases {
             let (scopes, roles) = (names(scopes), names(roles));
             let granted = Granted::new(&scopes, &roles);
-            let joined = |list: &[String]| list.join(" ").len();
-            let fits = scopes
-                .iter()
-                .chain(&roles)
-                .all(|n| !n.is_empty() && !n.contains(' '))
-                && joined(&scopes) + joined(&roles) <= GRANTED;
+            let fits = scopes.len() + roles.len() <= NAMES
+                && scopes.iter().chain(&roles).map(String::len).sum::<usize>() <= GRANTED;
             assert_eq!(granted.is_some(), fits, "{scopes:?} {roles:?}");
             let Some(granted) = granted else { continue };
             for probe in probes
