@@ -751,9 +751,11 @@ fn in_process(
     let mut rotated = Vec::new();
     let mut read = Vec::new();
     for _ in 0..3 {
-        one.push(time_cached(&rotation[..1], iterations)?);
+        // CPU time is counted in clock ticks (10 ms): enough iterations
+        // for a few hundred of them.
+        one.push(time_cached(&rotation[..1], 5 * iterations)?);
         rotated.push(time_cached(rotation, iterations)?);
-        read.push(time_read(rotation, iterations) - time_read(&rotation[..1], iterations));
+        read.push(time_read(rotation, iterations) - time_read(&rotation[..1], 20 * iterations));
     }
 
     // Cold and bare on every core, over distinct tokens: each thread takes
