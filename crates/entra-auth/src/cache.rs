@@ -153,11 +153,16 @@ impl TokenCache {
 
     /// Remembers a principal that passed every check, under its token.
     pub(crate) fn insert(&self, principal: &Principal, signing_key: Digest) {
-        // The principal holds the token (the key) and owned copies of the
-        // claims it reads, which for a token made mostly of `groups`
-        // approach the token's size again.
+        // The token (held once), and the principal's owned copies of the
+        // claims it reads. For a token made mostly of `groups`, those cost
+        // about 1.4 times the token's bytes they came from (a group id is 52
+        // base64 characters in the token, a 24-byte `String` and a 48-byte
+        // block in memory): 2.5 times the token's length, and the
+        // principal's fixed part, bound both. Measured for a typical
+        // 1,132-byte token: 2.1 KB in all, estimated 3.3 KB.
         let weight = (principal.token().len() as u64)
-            .saturating_mul(2)
+            .saturating_mul(5)
+            .div_ceil(2)
             .saturating_add(512);
         self.entries.insert(
             TokenKey(principal.token().clone()),
