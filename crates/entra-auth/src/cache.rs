@@ -17,7 +17,7 @@
 //!   forged token that collided with a cached one would be accepted as that
 //!   token's caller without any signature check. A cryptographic hash
 //!   (SHA-256) is safe but costs a pass over the whole token on every hit:
-//!   760 ns, forty times the exact comparison it would replace (`cargo
+//!   690 ns, forty times the exact comparison it would replace (`cargo
 //!   bench -p entra-auth --features testing`, `cache_key`); and a principal
 //!   needs the token's payload anyway
 //!   ([`Principal::claims`](crate::Principal::claims) decodes it on
