@@ -25,16 +25,25 @@
 //!   unless `--skip-postgres`), each served by the release `entra api` as a
 //!   child process (one tokio worker); and that process's resident memory
 //!   before the load and at its peak. See the `api` module.
+//! - `cargo xtask bench scale [--seconds N] [--connections N] [--rounds N]
+//!   [--tokens N] [--tenants N] [--flood N] [--returning N]`: issue 13's
+//!   figures, each beside its goal: 100,000 distinct cached tokens in
+//!   rotation against one repeated token, cold tokens against bare RS256
+//!   verification, a flood of one-shot tokens against returning callers,
+//!   bad signatures, 1,000 tenants against one, and memory per cached
+//!   token. See the `scale` module.
 //!
 //! # Layout
 //!
 //! - `main`: the command line and the `entra-auth` benchmark.
 //! - `emulator`: the token-endpoint benchmark.
 //! - `api`: the demo-api benchmark.
+//! - `scale`: many callers, many tenants, cold tokens.
 //! - `wrk`: running `wrk` and reading its report; medians.
 
 mod api;
 mod emulator;
+mod scale;
 mod wrk;
 
 use std::process::Command;
@@ -60,7 +69,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "usage: cargo xtask bench [--seconds N] [--connections N] [--rounds N] [--memory-tokens N]\n       \
                  cargo xtask bench emulator [--seconds N] [--connections N] [--rounds N]\n       \
                  cargo xtask bench api [--seconds N] [--connections N] [--rounds N] [--heroes N] \
-                 [--postgres-url URL] [--skip-postgres]"
+                 [--postgres-url URL] [--skip-postgres]\n       \
+                 cargo xtask bench scale [--seconds N] [--connections N] [--rounds N] [--tokens N] \
+                 [--tenants N] [--flood N] [--returning N]"
             );
             std::process::exit(2);
         }
@@ -73,6 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("api") => {
             args.next();
             return api::bench(args);
+        }
+        Some("scale") => {
+            args.next();
+            return scale::bench(args);
         }
         _ => {}
     }

@@ -57,6 +57,21 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // What a digest key for the verified-token cache would cost on every
+    // hit (the token hashed in full), beside the exact comparison it would
+    // replace (the token against a copy of it).
+    let copy = token.clone();
+    let mut group = c.benchmark_group("cache_key");
+    group.bench_function("sha256_of_the_token", |b| {
+        b.iter(|| {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(token.as_bytes()))
+        })
+    });
+    group.bench_function("compare_the_token", |b| {
+        b.iter(|| black_box(token.as_str()) == black_box(copy.as_str()))
+    });
+    group.finish();
+
     let read = Require::scope_or_app_permission("Heroes.Read");
     let admin = Require::role("Admin").or(Require::all_scopes(["Heroes.Read", "Heroes.Write"]));
     let mut group = c.benchmark_group("require");

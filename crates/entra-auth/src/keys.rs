@@ -15,7 +15,8 @@
 //!   time; requests arriving meanwhile wait for that fetch instead of starting
 //!   their own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use aws_lc_rs::signature::{self, ParsedPublicKey};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+use crate::cache::Digest;
 use crate::config::{AuthConfig, Source, TenantPolicy, check_scheme};
 use entra_core::jws::decode_segment;
 pub(crate) use entra_core::rules::Issuers;
@@ -58,11 +60,35 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// Everything the validator needs from the identity provider, at one instant.
+///
+/// Both lookups the request path makes are hash lookups, whatever the number
+/// of keys (a multi-tenant key set may publish hundreds): a token's key by
+/// `kid`, and on a cache hit, whether the entry's key is still published, by
+/// fingerprint.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     pub(crate) keys: Vec<Arc<SigningKey>>,
     by_kid: HashMap<String, usize>,
+    fingerprints: HashSet<Digest, BuildHasherDefault<DigestHasher>>,
     pub(crate) issuers: Issuers,
+}
+
+/// Hashes a SHA-256 digest by its first eight bytes: they are already
+/// uniformly distributed, and only published keys' digests are stored.
+#[derive(Debug, Default)]
+pub(crate) struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(word);
+    }
 }
 
 impl Snapshot {
@@ -82,6 +108,7 @@ impl Snapshot {
             }
         }
         Snapshot {
+            fingerprints: keys.iter().map(|k| k.fingerprint).collect(),
             keys: keys.into_iter().map(Arc::new).collect(),
             by_kid,
             issuers,
@@ -89,8 +116,8 @@ impl Snapshot {
     }
 
     /// Whether the key with this fingerprint is still published.
-    pub(crate) fn has_key(&self, fingerprint: &crate::cache::Digest) -> bool {
-        self.keys.iter().any(|k| &k.fingerprint == fingerprint)
+    pub(crate) fn has_key(&self, fingerprint: &Digest) -> bool {
+        self.fingerprints.contains(fingerprint)
     }
 
     pub(crate) fn is_loaded(&self) -> bool {

@@ -27,34 +27,123 @@ pub struct Principal {
     validator: u64,
 }
 
-#[derive(Debug)]
+/// Laid out in declaration order (`repr(C)`): what a cache hit touches
+/// (the requirement checks' fields) comes first, next to the reference
+/// count, in as few cache lines as possible.
+#[repr(C)]
 struct Inner {
+    /// The token it was validated from, shared with the verified-token
+    /// cache's key (a cached token is held once), and where
+    /// [`Principal::claims`] decodes every claim from on demand, so the hot
+    /// path never builds a map.
+    token: Arc<str>,
     parts: Parts,
-    /// The decoded payload, already validated: [`Principal::claims`] reads
-    /// every claim from it on demand, so the hot path never builds a map.
-    payload: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Inner")
+            .field("parts", &self.parts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a principal reads from its token's claims (validation's borrowed
-/// pass), before it takes the payload they were read from.
+/// pass), before it takes the token they were read from. The fields
+/// requirements read come first (see [`Inner`]).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Parts {
+    app_only: bool,
+    guest: bool,
+    groups_overage: bool,
+    version: Option<TokenVersion>,
+    granted: Option<Granted>,
+    scopes: Vec<String>,
+    roles: Vec<String>,
+    client_id: Option<String>,
+    expires_at: i64,
     object_id: Option<String>,
     tenant_id: Option<String>,
     subject: String,
     name: Option<String>,
     preferred_username: Option<String>,
     upn: Option<String>,
-    client_id: Option<String>,
-    scopes: Vec<String>,
-    roles: Vec<String>,
     groups: Vec<String>,
-    groups_overage: bool,
     wids: Vec<String>,
-    version: Option<TokenVersion>,
-    app_only: bool,
-    guest: bool,
-    expires_at: i64,
+}
+
+/// The scopes and roles, inline in the principal when they are few and
+/// short (as they almost always are): a requirement check then reads
+/// nothing beyond the principal's first cache lines, where a list of
+/// strings costs two more pointers to follow, each likely a cache miss when
+/// many callers take turns. The names are stored back to back, their
+/// lengths apart, scopes first: a check compares lengths, then bytes, as
+/// the lists do.
+struct Granted {
+    bytes: [u8; GRANTED],
+    lengths: [u8; NAMES],
+    /// How many of the names are scopes.
+    scopes: u8,
+    /// How many names in all.
+    count: u8,
+}
+
+impl std::fmt::Debug for Granted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A copy of `scopes` and `roles`, which `Parts` shows.
+        f.write_str("Granted { .. }")
+    }
+}
+
+/// Room for the inline names' bytes.
+const GRANTED: usize = 96;
+/// Room for the inline names' lengths.
+const NAMES: usize = 16;
+
+impl Granted {
+    /// `None` when they do not fit.
+    fn new(scopes: &[String], roles: &[String]) -> Option<Self> {
+        let mut granted = Granted {
+            bytes: [0; GRANTED],
+            lengths: [0; NAMES],
+            scopes: u8::try_from(scopes.len()).ok()?,
+            count: u8::try_from(scopes.len() + roles.len()).ok()?,
+        };
+        let mut at = 0;
+        for (i, name) in scopes.iter().chain(roles).enumerate() {
+            *granted.lengths.get_mut(i)? = u8::try_from(name.len()).ok()?;
+            granted
+                .bytes
+                .get_mut(at..at + name.len())?
+                .copy_from_slice(name.as_bytes());
+            at += name.len();
+        }
+        Some(granted)
+    }
+
+    /// Whether one of the names from index `first` to `end` is `name`.
+    fn find(&self, first: u8, end: u8, name: &str) -> bool {
+        let (first, end) = (usize::from(first), usize::from(end));
+        let mut at: usize = self.lengths[..first].iter().map(|&l| usize::from(l)).sum();
+        for &length in &self.lengths[first..end] {
+            let length = usize::from(length);
+            if length == name.len() && self.bytes.get(at..at + length) == Some(name.as_bytes()) {
+                return true;
+            }
+            at += length;
+        }
+        false
+    }
+
+    fn has_scope(&self, name: &str) -> bool {
+        self.find(0, self.scopes, name)
+    }
+
+    fn has_role(&self, name: &str) -> bool {
+        self.find(self.scopes, self.count, name)
+    }
 }
 
 impl Parts {
@@ -100,12 +189,14 @@ impl Parts {
                 (Some(idp), Some(iss)) => idp != iss,
                 _ => false,
             };
+        let roles = claims::strings(&claims.roles)?;
         Ok(Parts {
+            granted: Granted::new(&scopes, &roles),
+            roles,
             tenant_id: owned(&claims.tid)?,
             name: owned(&claims.name)?,
             preferred_username: owned(&claims.preferred_username)?,
             upn: owned(&claims.upn)?,
-            roles: claims::strings(&claims.roles)?,
             groups: claims::strings(&claims.groups)?,
             wids: claims::strings(&claims.wids)?,
             object_id: object_id.map(str::to_owned),
@@ -120,12 +211,12 @@ impl Parts {
         })
     }
 
-    /// The principal, holding the payload its claims came from.
-    pub(crate) fn with_payload(self, payload: Vec<u8>, validator: u64) -> Principal {
+    /// The principal, holding the token its claims came from.
+    pub(crate) fn with_token(self, token: &str, validator: u64) -> Principal {
         Principal {
             inner: Arc::new(Inner {
+                token: token.into(),
                 parts: self,
-                payload: payload.into_boxed_slice(),
             }),
             validator,
         }
@@ -136,6 +227,19 @@ impl Principal {
     /// Whether the validator with this id made the principal.
     pub(crate) fn validated_by(&self, validator: u64) -> bool {
         self.validator == validator
+    }
+
+    /// The token it was validated from.
+    pub(crate) fn token(&self) -> &Arc<str> {
+        &self.inner.token
+    }
+
+    /// The token's decoded payload.
+    fn payload(&self) -> Option<Vec<u8>> {
+        let mut segments = self.inner.token.split('.');
+        segments
+            .nth(1)
+            .and_then(|payload| entra_core::jws::decode_segment(payload).ok())
     }
 
     /// `oid`: the caller's immutable id within its tenant (user or service principal).
@@ -204,17 +308,30 @@ impl Principal {
 
     /// Whether the token carries the delegated scope `scope` (exact, case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        !self.inner.parts.app_only && self.inner.parts.scopes.iter().any(|s| s == scope)
+        let parts = &self.inner.parts;
+        !parts.app_only
+            && match &parts.granted {
+                Some(granted) => granted.has_scope(scope),
+                None => parts.scopes.iter().any(|s| s == scope),
+            }
     }
 
     /// Whether this app-only token carries the application permission `permission`.
     pub fn has_app_permission(&self, permission: &str) -> bool {
-        self.inner.parts.app_only && self.inner.parts.roles.iter().any(|r| r == permission)
+        self.inner.parts.app_only && self.has_any_role(permission)
     }
 
     /// Whether this delegated token's user has the app role `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        !self.inner.parts.app_only && self.inner.parts.roles.iter().any(|r| r == role)
+        !self.inner.parts.app_only && self.has_any_role(role)
+    }
+
+    fn has_any_role(&self, role: &str) -> bool {
+        let parts = &self.inner.parts;
+        match &parts.granted {
+            Some(granted) => granted.has_role(role),
+            None => parts.roles.iter().any(|r| r == role),
+        }
     }
 
     /// `groups`: group object ids. See [`groups_overage`](Self::groups_overage).
@@ -263,11 +380,13 @@ impl Principal {
     ///
     /// Decoded from the token's payload on each call (validation itself
     /// reads only the claims it checks), so keep the map rather than calling
-    /// this in a loop. A cached principal holds the payload, never the map.
+    /// this in a loop. A cached principal holds the token, never the map.
     pub fn claims(&self) -> Map<String, Value> {
         // The strict reader accepted this payload during validation (no
         // member twice, one object): reading it again would repeat that work.
-        serde_json::from_slice(&self.inner.payload).unwrap_or_default()
+        self.payload()
+            .and_then(|payload| serde_json::from_slice(&payload).ok())
+            .unwrap_or_default()
     }
 
     /// Deserializes the claims into your own type, for custom or optional claims.
@@ -281,6 +400,93 @@ impl Principal {
     /// # Ok(()) }
     /// ```
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.inner.payload)
+        match self.payload() {
+            Some(payload) => serde_json::from_slice(&payload),
+            // Unreachable for a validated token, whose payload decoded.
+            None => Err(serde::de::Error::custom(
+                "the token's payload is not base64url",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn inline_scopes_and_roles_answer_as_the_lists_do() {
+        let (full, over, under) = (
+            "x".repeat(GRANTED),
+            "x".repeat(GRANTED + 1),
+            "x".repeat(GRANTED - 1),
+        );
+        let many: Vec<String> = (0..NAMES).map(|i| format!("s{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let cases: &[(&[&str], &[&str])] = &[
+            (&[], &[]),
+            (&["Heroes.Read"], &[]),
+            (&["Heroes.Read", "Heroes.Write"], &["Admin", "User"]),
+            (&[], &["Heroes.Read"]),
+            (&["a"], &["a b"]),
+            (&["a"], &[""]),
+            (&[full.as_str()], &[]),
+            (&[under.as_str()], &["y"]),
+            (&[over.as_str()], &[]),
+            (&[under.as_str()], &["y", "z"]),
+            (&["ab"], &["a", "b"]),
+            (&many, &[]),
+            (&many[1..], &["r"]),
+            (&many, &["r"]),
+        ];
+        let probes = [
+            "",
+            " ",
+            "a",
+            "b",
+            "a b",
+            "Heroes.Read",
+            "Heroes",
+            "Read",
+            "Admin",
+            "User",
+            "Heroes.Read Heroes.Write",
+            "y",
+            "x",
+            "r",
+            "s0",
+            "s15",
+            "ab",
+        ];
+        for (scopes, roles) in cases {
+            let (scopes, roles) = (names(scopes), names(roles));
+            let granted = Granted::new(&scopes, &roles);
+            let fits = scopes.len() + roles.len() <= NAMES
+                && scopes.iter().chain(&roles).map(String::len).sum::<usize>() <= GRANTED;
+            assert_eq!(granted.is_some(), fits, "{scopes:?} {roles:?}");
+            let Some(granted) = granted else { continue };
+            for probe in probes
+                .iter()
+                .map(|p| p.to_string())
+                .chain(scopes.clone())
+                .chain(roles.clone())
+            {
+                assert_eq!(
+                    granted.has_scope(&probe),
+                    scopes.contains(&probe),
+                    "{probe:?} in {scopes:?}"
+                );
+                assert_eq!(
+                    granted.has_role(&probe),
+                    roles.contains(&probe),
+                    "{probe:?} in {roles:?}"
+                );
+            }
+        }
     }
 }

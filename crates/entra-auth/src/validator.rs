@@ -212,16 +212,16 @@ impl Validator {
         else {
             return Attempt::NeedKey;
         };
-        let result = self.check(parsed, key, &snapshot);
+        let result = self.check(token, parsed, key, &snapshot);
         if let Ok(principal) = &result {
-            self.remember(token, principal, key);
+            self.remember(principal, key);
         }
         Attempt::Done(result)
     }
 
-    fn remember(&self, token: &str, principal: &Principal, key: &SigningKey) {
+    fn remember(&self, principal: &Principal, key: &SigningKey) {
         if let Some(cache) = &self.inner.cache {
-            cache.insert(token, principal.clone(), principal.exp(), key.fingerprint);
+            cache.insert(principal, key.fingerprint);
         }
     }
 
@@ -229,8 +229,8 @@ impl Validator {
     pub(crate) async fn validate_slow(&self, token: &str) -> Result<Principal, Error> {
         let parsed = self.inner.verifier.parse(token)?;
         let (key, snapshot) = self.inner.verifier.key(&parsed).await?;
-        let principal = self.check(parsed, &key, &snapshot)?;
-        self.remember(token, &principal, &key);
+        let principal = self.check(token, parsed, &key, &snapshot)?;
+        self.remember(&principal, &key);
         Ok(principal)
     }
 
@@ -258,6 +258,7 @@ impl Validator {
 
     fn check(
         &self,
+        token: &str,
         parsed: Parsed<'_>,
         key: &SigningKey,
         snapshot: &Snapshot,
@@ -270,7 +271,7 @@ impl Validator {
                     .check(&parsed, &parsed.payload, key, &rules)?;
             Parts::from_claims(&claims, checked.version, checked.exp)?
         };
-        let principal = parts.with_payload(parsed.payload, self.inner.id);
+        let principal = parts.with_token(token, self.inner.id);
         self.check_client(&principal)?;
         Ok(principal)
     }

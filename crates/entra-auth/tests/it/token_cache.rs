@@ -193,5 +193,89 @@ async fn a_flood_of_forged_tokens_does_not_grow_the_cache() {
             InvalidToken::BadSignature
         ));
     }
-    assert_eq!(validator.cache_stats(), CacheStats::default());
+    let stats = validator.cache_stats();
+    assert_eq!((stats.entries, stats.bytes), (0, 0), "{stats:?}");
+    assert_eq!((stats.hits, stats.misses), (0, 300), "{stats:?}");
+}
+
+#[tokio::test]
+async fn an_invalid_token_is_never_admitted_however_often_it_is_sent() {
+    let issuer = TestIssuer::new();
+    let validator = issuer.validator();
+    let attacker = TestKey::generate(issuer.key().kid());
+    let forged = issuer.delegated(["Heroes.Read"]).sign_with(&attacker);
+    let valid = issuer.delegated(["Heroes.Read"]).sign();
+    // A frequent token is what an admission policy favours: the forged one is
+    // sent often, and verified (a miss) every time.
+    for round in 1..=8u64 {
+        assert!(is(
+            &validator.validate(&forged).await,
+            InvalidToken::BadSignature
+        ));
+        assert!(validator.validate(&valid).await.is_ok());
+        let stats = validator.cache_stats();
+        assert_eq!(stats.entries, 1, "only the valid token: {stats:?}");
+        assert_eq!(stats.misses, round + 1, "{stats:?}");
+        assert_eq!(stats.hits, round - 1, "{stats:?}");
+    }
+}
+
+#[tokio::test]
+async fn returning_callers_keep_their_entries_through_a_flood_of_one_shot_tokens() {
+    // The shape of `cargo xtask bench scale`'s flood, scaled down: one-shot
+    // tokens fill the cache; the returning callers call twice each; then
+    // the flood goes on, ten times the cache's bounds, with a returning
+    // caller's call after every twelve one-shot tokens, in turn: between two
+    // calls of one caller come more one-shot tokens than the cache holds, so
+    // a least-recently-used cache would have evicted it every time.
+    const RETURNING: usize = 20;
+    const CAPACITY: usize = 10 * RETURNING;
+    const FLOOD: usize = 10 * CAPACITY;
+    let issuer = TestIssuer::new();
+    let validator = Validator::new(
+        issuer
+            .config()
+            .token_cache_limits(CAPACITY, 64 * 1024 * 1024)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let mint = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| issuer.delegated(["Heroes.Read"]).sign())
+            .collect()
+    };
+    let returning = mint(RETURNING);
+    let one_shots = std::thread::scope(|s| {
+        let halves: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| mint((CAPACITY + FLOOD) / 2)))
+            .collect();
+        halves
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let (fill, flood) = one_shots.split_at(CAPACITY);
+    for token in fill {
+        assert!(validator.validate(token).await.is_ok());
+    }
+    for token in returning.iter().chain(&returning) {
+        assert!(validator.validate(token).await.is_ok());
+    }
+    let (mut calls, mut hits) = (0u64, 0u64);
+    for (i, chunk) in flood.chunks(12).enumerate() {
+        for one_shot in chunk {
+            assert!(validator.validate(one_shot).await.is_ok());
+        }
+        let before = validator.cache_stats().hits;
+        assert!(validator.validate(&returning[i % RETURNING]).await.is_ok());
+        calls += 1;
+        hits += validator.cache_stats().hits - before;
+    }
+    let rate = hits as f64 / calls as f64;
+    assert!(
+        rate > 0.95,
+        "returning callers' hit rate {rate:.3} ({hits} of {calls}); {:?}",
+        validator.cache_stats()
+    );
 }
