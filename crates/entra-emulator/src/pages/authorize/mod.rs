@@ -116,6 +116,22 @@ fn authorize(
     with_cookies(response, cookies)
 }
 
+/// A posted sign-in or consent form, and the authorization request it
+/// carries, checked again (the form is the browser's, so nothing in it is
+/// trusted): the error page or redirect for a bad one.
+fn posted_form(
+    state: &Shared,
+    segment: &str,
+    body: &[u8],
+) -> Result<(Form, AuthRequest), Box<Response>> {
+    let form = Form::parse(body)
+        .map_err(|e| Box::new(error_page(StatusCode::BAD_REQUEST, e.code, &e.description)))?;
+    let v1 = form.get("endpoint") == Some("v1");
+    let req =
+        validate(state, segment, &form, v1).map_err(|reject| Box::new(reject.respond(state)))?;
+    Ok((form, req))
+}
+
 /// `POST /{tenant}/login`: the sign-in form.
 pub(super) async fn sign_in(
     State(state): State<Arc<Shared>>,
@@ -125,14 +141,9 @@ pub(super) async fn sign_in(
     body: Bytes,
 ) -> Response {
     let state = &*state;
-    let form = match Form::parse(&body) {
-        Ok(form) => form,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, e.code, &e.description),
-    };
-    let v1 = form.get("endpoint") == Some("v1");
-    let req = match validate(state, &segment, &form, v1) {
-        Ok(req) => req,
-        Err(reject) => return reject.respond(state),
+    let (form, req) = match posted_form(state, &segment, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
     };
     let txn_id = form.get("txn").unwrap_or_default();
     let browser = cookie(&headers, BROWSER_COOKIE);
@@ -190,14 +201,9 @@ pub(super) async fn consent(
     body: Bytes,
 ) -> Response {
     let state = &*state;
-    let form = match Form::parse(&body) {
-        Ok(form) => form,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, e.code, &e.description),
-    };
-    let v1 = form.get("endpoint") == Some("v1");
-    let req = match validate(state, &segment, &form, v1) {
-        Ok(req) => req,
-        Err(reject) => return reject.respond(state),
+    let (form, req) = match posted_form(state, &segment, &body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
     };
     let Some((sid, session)) = current_session(state, &headers, &req.tenant.tenant_id) else {
         return stale_form();
