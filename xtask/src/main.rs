@@ -26,12 +26,13 @@
 //!   child process (one tokio worker); and that process's resident memory
 //!   before the load and at its peak. See the `api` module.
 //! - `cargo xtask bench scale [--seconds N] [--connections N] [--rounds N]
-//!   [--tokens N] [--tenants N] [--flood N] [--returning N]`: issue 13's
+//!   [--tokens N] [--tenants N] [--flood N] [--returning N] [--in-process]`: issue 13's
 //!   figures, each beside its goal: 100,000 distinct cached tokens in
 //!   rotation against one repeated token, cold tokens against bare RS256
 //!   verification, a flood of one-shot tokens against returning callers,
 //!   bad signatures, 1,000 tenants against one, and memory per cached
-//!   token. See the `scale` module.
+//!   token. `--in-process` prints only the in-process figures (cached and
+//!   cold validation), for profiling. See the `scale` module.
 //!
 //! # Layout
 //!
@@ -71,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                  cargo xtask bench api [--seconds N] [--connections N] [--rounds N] [--heroes N] \
                  [--postgres-url URL] [--skip-postgres]\n       \
                  cargo xtask bench scale [--seconds N] [--connections N] [--rounds N] [--tokens N] \
-                 [--tenants N] [--flood N] [--returning N]"
+                 [--tenants N] [--flood N] [--returning N] [--in-process]"
             );
             std::process::exit(2);
         }

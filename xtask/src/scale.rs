@@ -74,6 +74,8 @@ struct Options {
     tenants: usize,
     flood: usize,
     returning: usize,
+    /// Only the in-process figures (no wrk runs, no flood): for profiling.
+    in_process_only: bool,
 }
 
 /// One tenant: its id and the `kid` its key is published under.
@@ -284,8 +286,13 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
         tenants: 1_000,
         flood: 200_000,
         returning: 10_000,
+        in_process_only: false,
     };
     while let Some(flag) = args.next() {
+        if flag == "--in-process" {
+            options.in_process_only = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--seconds" => options.seconds = value.parse()?,
@@ -475,6 +482,28 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
         options.tokens,
         single_tokens.first().map_or(0, String::len),
     );
+
+    if options.in_process_only {
+        let inproc = in_process(
+            &runtime,
+            &authority,
+            &single,
+            &single_tokens,
+            &cold_tokens,
+            &multi_config,
+            cpus,
+        )?;
+        println!(
+            "cached: one token {:.0} ns, rotation {:.0} ns; cold {:.0}/s vs bare {:.0}/s on {} threads: {:.2}x",
+            inproc.one_ns,
+            inproc.rotation_ns,
+            inproc.cold_per_s,
+            inproc.bare_per_s,
+            inproc.threads,
+            inproc.cold_per_s / inproc.bare_per_s
+        );
+        return Ok(());
+    }
 
     let measure = Load {
         seconds: options.seconds,

@@ -52,7 +52,6 @@ impl std::fmt::Debug for Inner {
 /// What a principal reads from its token's claims (validation's borrowed
 /// pass), before it takes the token they were read from. The fields
 /// requirements read come first (see [`Inner`]).
-#[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Parts {
     app_only: bool,
@@ -62,16 +61,67 @@ pub(crate) struct Parts {
     granted: Option<Granted>,
     scopes: Vec<String>,
     roles: Vec<String>,
-    client_id: Option<String>,
     expires_at: i64,
-    object_id: Option<String>,
-    tenant_id: Option<String>,
-    subject: String,
-    name: Option<String>,
-    preferred_username: Option<String>,
-    upn: Option<String>,
+    /// The single-valued claims below, back to back: one allocation where
+    /// a string each took seven (each a block to allocate on every uncached
+    /// token, and to free when its cache entry is evicted).
+    text: Box<str>,
+    client_id: Option<Span>,
+    object_id: Option<Span>,
+    tenant_id: Option<Span>,
+    subject: Span,
+    name: Option<Span>,
+    preferred_username: Option<Span>,
+    upn: Option<Span>,
     groups: Vec<String>,
     wids: Vec<String>,
+}
+
+/// Where one claim is in [`Parts::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// Builds [`Parts::text`]: each claim appended, its [`Span`] returned.
+struct TextBuilder(String);
+
+impl TextBuilder {
+    fn push(&mut self, claim: &str) -> Result<Span, InvalidToken> {
+        // Claims come from a token of bounded size: beyond u32 is no token.
+        let start = u32::try_from(self.0.len()).map_err(|_| InvalidToken::Malformed)?;
+        self.0.push_str(claim);
+        let end = u32::try_from(self.0.len()).map_err(|_| InvalidToken::Malformed)?;
+        Ok(Span { start, end })
+    }
+
+    fn push_opt(&mut self, claim: Option<&str>) -> Result<Option<Span>, InvalidToken> {
+        claim.map(|c| self.push(c)).transpose()
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("app_only", &self.app_only)
+            .field("guest", &self.guest)
+            .field("groups_overage", &self.groups_overage)
+            .field("version", &self.version)
+            .field("scopes", &self.scopes)
+            .field("roles", &self.roles)
+            .field("client_id", &self.get(self.client_id))
+            .field("expires_at", &self.expires_at)
+            .field("object_id", &self.get(self.object_id))
+            .field("tenant_id", &self.get(self.tenant_id))
+            .field("subject", &self.get(Some(self.subject)))
+            .field("name", &self.get(self.name))
+            .field("preferred_username", &self.get(self.preferred_username))
+            .field("upn", &self.get(self.upn))
+            .field("groups", &self.groups)
+            .field("wids", &self.wids)
+            .finish()
+    }
 }
 
 /// The scopes and roles, inline in the principal when they are few and
@@ -155,7 +205,6 @@ impl Parts {
         version: Option<TokenVersion>,
         expires_at: i64,
     ) -> Result<Self, InvalidToken> {
-        let owned = |claim| claims::string(claim).map(|s| s.map(str::to_owned));
         let subject = claims::string(&claims.sub)?
             .filter(|s| !s.is_empty())
             .ok_or(InvalidToken::Claims)?;
@@ -190,18 +239,39 @@ impl Parts {
                 _ => false,
             };
         let roles = claims::strings(&claims.roles)?;
+        let (tenant_id, name, preferred_username, upn) = (
+            claims::string(&claims.tid)?,
+            claims::string(&claims.name)?,
+            claims::string(&claims.preferred_username)?,
+            claims::string(&claims.upn)?,
+        );
+        let length = [
+            client_id,
+            object_id,
+            tenant_id,
+            name,
+            preferred_username,
+            upn,
+        ]
+        .iter()
+        .flatten()
+        .map(|s| s.len())
+        .sum::<usize>()
+            + subject.len();
+        let mut text = TextBuilder(String::with_capacity(length));
         Ok(Parts {
             granted: Granted::new(&scopes, &roles),
             roles,
-            tenant_id: owned(&claims.tid)?,
-            name: owned(&claims.name)?,
-            preferred_username: owned(&claims.preferred_username)?,
-            upn: owned(&claims.upn)?,
+            client_id: text.push_opt(client_id)?,
+            object_id: text.push_opt(object_id)?,
+            tenant_id: text.push_opt(tenant_id)?,
+            subject: text.push(subject)?,
+            name: text.push_opt(name)?,
+            preferred_username: text.push_opt(preferred_username)?,
+            upn: text.push_opt(upn)?,
+            text: text.0.into_boxed_str(),
             groups: claims::strings(&claims.groups)?,
             wids: claims::strings(&claims.wids)?,
-            object_id: object_id.map(str::to_owned),
-            subject: subject.to_owned(),
-            client_id: client_id.map(str::to_owned),
             scopes,
             groups_overage,
             version,
@@ -209,6 +279,11 @@ impl Parts {
             guest,
             expires_at,
         })
+    }
+
+    /// A claim of [`Parts::text`].
+    fn get(&self, span: Option<Span>) -> Option<&str> {
+        span.and_then(|s| self.text.get(s.start as usize..s.end as usize))
     }
 
     /// The principal, holding the token its claims came from.
@@ -244,12 +319,12 @@ impl Principal {
 
     /// `oid`: the caller's immutable id within its tenant (user or service principal).
     pub fn object_id(&self) -> Option<&str> {
-        self.inner.parts.object_id.as_deref()
+        self.inner.parts.get(self.inner.parts.object_id)
     }
 
     /// `tid`: the caller's tenant.
     pub fn tenant_id(&self) -> Option<&str> {
-        self.inner.parts.tenant_id.as_deref()
+        self.inner.parts.get(self.inner.parts.tenant_id)
     }
 
     /// `"{tid}/{oid}"` (or the subject when the token has no `oid`): the stable
@@ -263,36 +338,33 @@ impl Principal {
 
     /// `sub`: pairwise subject, unique per application.
     pub fn subject(&self) -> &str {
-        &self.inner.parts.subject
+        let parts = &self.inner.parts;
+        parts.get(Some(parts.subject)).unwrap_or_default()
     }
 
     /// `name`: display name (not unique, not stable).
     pub fn name(&self) -> Option<&str> {
-        self.inner.parts.name.as_deref()
+        self.inner.parts.get(self.inner.parts.name)
     }
 
     /// `preferred_username` (v2) or `upn` (v1): for display only.
     pub fn username(&self) -> Option<&str> {
-        self.inner
-            .parts
-            .preferred_username
-            .as_deref()
-            .or(self.inner.parts.upn.as_deref())
+        self.preferred_username().or(self.upn())
     }
 
     /// `preferred_username` (v2 tokens).
     pub fn preferred_username(&self) -> Option<&str> {
-        self.inner.parts.preferred_username.as_deref()
+        self.inner.parts.get(self.inner.parts.preferred_username)
     }
 
     /// `upn` (v1 tokens).
     pub fn upn(&self) -> Option<&str> {
-        self.inner.parts.upn.as_deref()
+        self.inner.parts.get(self.inner.parts.upn)
     }
 
     /// `azp` (v2) or `appid` (v1): the client application that got the token.
     pub fn client_id(&self) -> Option<&str> {
-        self.inner.parts.client_id.as_deref()
+        self.inner.parts.get(self.inner.parts.client_id)
     }
 
     /// Delegated scopes (`scp`), empty for app-only tokens.
