@@ -1,7 +1,8 @@
 //! `entra`: one command for the whole system. `entra demo` runs the local
 //! Entra ID emulator, the heroes API and the web app together; `entra
 //! emulator`, `entra api` and `entra web` run each part alone; `entra token`
-//! gets a token and `entra inspect` explains one.
+//! gets a token, `entra inspect` explains one, and `entra health` probes a
+//! URL (a container's health check).
 //!
 //! Configuration comes from flags, environment variables and a `.env` file in
 //! the working directory (which never overrides variables already set).
@@ -15,8 +16,10 @@ use clap::{Parser, Subcommand};
 
 mod api;
 mod authority;
+mod bind;
 mod demo;
 mod emulator;
+mod health;
 mod inspect;
 mod token;
 mod web;
@@ -45,6 +48,9 @@ enum Command {
     /// Get an access token (client credentials or device code) and print it,
     /// for `curl -H "Authorization: Bearer $(entra token)"`.
     Token(token::Args),
+    /// Probe a URL (e.g. http://127.0.0.1:8080/health/ready): exit code 0 on
+    /// a 2xx answer, else 1 with one line on stderr; for health checks.
+    Health(health::Args),
 }
 
 /// Why a command failed.
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Web(args) => web::run(args).await,
             Command::Token(args) => token::run(args).await,
+            Command::Health(args) => health::run(args).await,
         }
     });
     // Do not wait for stray blocking tasks.
