@@ -48,8 +48,8 @@ enum Command {
     /// Get an access token (client credentials or device code) and print it,
     /// for `curl -H "Authorization: Bearer $(entra token)"`.
     Token(token::Args),
-    /// Probe a URL (e.g. http://127.0.0.1:8080/health/ready): exit code 0 on
-    /// a 2xx answer, else 1 with one line on stderr; for health checks.
+    /// Probe URLs (e.g. http://127.0.0.1:8080/health/ready): exit code 0 when
+    /// each answers 2xx (--any: one), else 1 with one line on stderr.
     Health(health::Args),
 }
 
