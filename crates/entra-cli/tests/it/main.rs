@@ -3,6 +3,7 @@
 //! before; linking that many binaries took more disk than CI has).
 
 mod api_cli;
+mod container;
 mod demo_cli;
 mod emulator_cli;
 mod inspect_cli;
