@@ -17,7 +17,7 @@
 # crates/entra-cli/tests/it/container.rs reads this file.
 
 # --- build -------------------------------------------------------------------
-FROM rust:1.95-bookworm AS build
+FROM rust:1.95-trixie AS build
 WORKDIR /src
 # Only what the workspace needs to build (.dockerignore keeps the rest out);
 # README.md is a crate's documentation.
@@ -33,7 +33,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 # --- run ---------------------------------------------------------------------
 # glibc and libgcc only, no shell, no package manager; the same Debian release
 # as the build stage.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM gcr.io/distroless/cc-debian13:nonroot
 LABEL org.opencontainers.image.title="entra" \
       org.opencontainers.image.description="Secure web APIs with Microsoft Entra ID: entra demo, api, web, emulator" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0" \
