@@ -66,7 +66,13 @@ fn main() -> ExitCode {
     // Before parsing: `.env` values act as environment variables for clap.
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_logging();
+    // A probe says what it found in one line of its own: libraries' logs
+    // (a TLS verifier's error...) only when RUST_LOG asks for them.
+    init_logging(if matches!(cli.command, Command::Health(_)) {
+        "off"
+    } else {
+        "info"
+    });
     if let Err(e) = &dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, "ignoring an unreadable .env file");
@@ -109,10 +115,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
+/// Logs to stderr, filtered by `RUST_LOG` (else `default`).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
