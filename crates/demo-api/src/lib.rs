@@ -101,7 +101,8 @@
 //!   embedded migrations.
 //! - `openapi`: the OpenAPI document with the `entra` OAuth2 scheme, and
 //!   Swagger UI at `/docs` with PKCE.
-//! - `pages`: `GET /` and `GET /health`.
+//! - `pages`: `GET /`, and the probes `GET /health`, `/health/ready`
+//!   (readiness) and `/health/live` (liveness).
 //! - [`Error`]: every failure and its problem-details answer.
 
 pub mod caller;
@@ -119,5 +120,5 @@ pub use caller::{Caller, CallerKind, User, UserId};
 pub use config::ApiConfig;
 pub use error::{Error, FieldError, Problem};
 pub use openapi::SECURITY_SCHEME;
-pub use pages::Health;
+pub use pages::{Health, Liveness};
 pub use server::{DemoApi, router};

@@ -1,5 +1,7 @@
-//! The public routes: `GET /` (what this is, where the docs are) and
-//! `GET /health` (readiness: signing keys loaded and database reachable).
+//! The public routes: `GET /` (what this is, where the docs are), and the
+//! probes: `GET /health` and `GET /health/ready` (readiness: signing keys
+//! loaded and database reachable), `GET /health/live` (liveness: the process
+//! answers), as App Service's health check and Kubernetes' probes expect.
 
 use std::time::Duration;
 
@@ -44,7 +46,8 @@ Microsoft Entra ID (or the local emulator) access tokens.</p>
 <ul>
 <li><a href="/docs/">Swagger UI</a>: try every route; <b>Authorize</b> signs you in (authorization code with PKCE).</li>
 <li><a href="/openapi.json">OpenAPI document</a>: the routes, their scopes and answers.</li>
-<li><a href="/health">Health</a>: ready when the signing keys are loaded and the database answers.</li>
+<li><a href="/health">Health</a>: ready when the signing keys are loaded and the database answers
+(also <a href="/health/ready">/health/ready</a>; <a href="/health/live">/health/live</a> answers while the process runs).</li>
 </ul>
 <p>Every route under <code>/heroes</code> and <code>/todoitems</code> needs
 <code>Authorization: Bearer &lt;access token&gt;</code>.</p>
@@ -82,6 +85,50 @@ pub struct Health {
     )
 )]
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
+    readiness(&state).await
+}
+
+/// Readiness probe (Kubernetes `readinessProbe`, App Service health check):
+/// ready when the signing keys are loaded and the database answers.
+///
+/// `200` when ready, else `503` with the body saying which part is not;
+/// the same answer as `/health`.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "service",
+    responses(
+        (status = 200, description = "Ready: signing keys loaded, database reachable", body = Health),
+        (status = 503, description = "Not ready: the body says which part (`signing_keys`, `database`)", body = Health),
+    )
+)]
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    readiness(&state).await
+}
+
+/// That the process is alive.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `alive`.
+    #[schema(example = "alive")]
+    pub status: &'static str,
+}
+
+/// Liveness probe (Kubernetes `livenessProbe`): the process answers. It
+/// checks nothing else, so that a database or identity-provider outage never
+/// gets the process restarted.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "service",
+    responses((status = 200, description = "The process answers", body = Liveness))
+)]
+pub(crate) async fn live() -> Response {
+    no_store((StatusCode::OK, Json(Liveness { status: "alive" })).into_response())
+}
+
+/// The readiness answer: `200` or `503`, and which part is not ready.
+async fn readiness(state: &AppState) -> Response {
     let keys = state.auth.is_ready();
     let database = tokio::time::timeout(PING_TIMEOUT, state.db.ping())
         .await
@@ -98,7 +145,11 @@ pub(crate) async fn health(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut response = (status, Json(body)).into_response();
+    no_store((status, Json(body)).into_response())
+}
+
+/// Probes are never cached.
+fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

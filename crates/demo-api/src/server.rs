@@ -43,7 +43,7 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
     let db = Database::open(&config.database_url).await?;
     // Loads the signing keys in the background and keeps them fresh. An
     // authority that is not up yet is no reason not to start: `/health`
-    // answers 503 and protected routes 503 until the keys are in.
+    // (and `/health/ready`) answer 503 and protected routes 503 until the keys are in.
     let auth = Validator::new(auth_config).map_err(|e| Error::Config(e.to_string()))?;
     let state = AppState {
         db: db.clone(),
@@ -64,6 +64,8 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
     let (router, doc) = OpenApiRouter::with_openapi(openapi::skeleton())
         .routes(routes!(pages::index))
         .routes(routes!(pages::health))
+        .routes(routes!(pages::ready))
+        .routes(routes!(pages::live))
         .merge(protected)
         .split_for_parts();
     let doc = openapi::document(doc, config);

@@ -30,6 +30,8 @@
 //! | `GET /me/tokens` | the decoded claims of your ID and access tokens, never the tokens |
 //! | `POST /heroes`, `POST /heroes/{id}/delete` | create, delete a hero |
 //! | `POST /todoitems`, `POST /todoitems/{id}/delete` | add, delete a todo item |
+//! | `GET /health/live` | liveness: `200` while the process answers |
+//! | `GET /health/ready` | readiness: `200` when the session store answers and the identity provider's metadata is loaded, else `503` naming which is not |
 //!
 //! # Security
 //!
@@ -67,6 +69,7 @@
 //! - [`session`]: server-side sessions and their cookie.
 //! - `stores`: the entra-store stores of the sessions and of entra-client's
 //!   token cache, side by side in memory, SQLite or Redis.
+//! - `health`: the probes `/health/live` and `/health/ready`.
 //! - `home`: `GET /`; `heroes`: the forms that change something;
 //!   `tokens`: `GET /me/tokens`; `claims`: decoding a JWT for display.
 //! - `api`: the heroes API client and what its refusals mean.
@@ -84,6 +87,7 @@ pub mod config;
 mod csrf;
 mod error;
 mod forms;
+mod health;
 mod heroes;
 mod home;
 pub mod html;

@@ -22,7 +22,7 @@ use crate::config::WebConfig;
 use crate::error::Error;
 use crate::html::{self, error_page, escape};
 use crate::session::{Loaded, Session, SessionError, Sessions, SignedInUser};
-use crate::{heroes, home, sign_in, tokens};
+use crate::{health, heroes, home, sign_in, tokens};
 
 /// How long [`DemoWeb::shutdown`] waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) post_logout_redirect_uri: String,
     /// `scheme://host[:port]` of this site.
     pub(crate) origin: String,
+    /// The session store's kind (`sqlite`, `redis`, `memory`).
+    pub(crate) backend: &'static str,
     csp: HeaderValue,
 }
 
@@ -215,11 +217,14 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
         redirect_uri,
         post_logout_redirect_uri,
         origin,
+        backend: config.session_backend.name(),
         csp,
     }));
 
     let router = Router::new()
         .route("/", get(home::index))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route("/me/tokens", get(tokens::show))
         .route("/auth/login", get(sign_in::login))
         .route("/auth/callback", get(sign_in::callback))

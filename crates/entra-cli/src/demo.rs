@@ -4,9 +4,15 @@
 //! demo-web (SQLite sessions), wired to each other on their default ports,
 //! with everything they keep under one data directory. Ctrl-C stops all
 //! three within a second and frees every port.
+//!
+//! It listens on loopback unless `--bind` (`ENTRA_BIND`, which the container
+//! image sets to `0.0.0.0`) says otherwise. Beyond loopback the emulator's
+//! administration API needs a bearer token: `ENTRA_EMULATOR_ADMIN_TOKEN`
+//! when set, else a random one that is never shown, so that nobody who can
+//! reach the published ports can drive it (the demo itself never uses it).
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,7 +23,7 @@ use entra_emulator::{Emulator, EmulatorConfig};
 use tokio::net::TcpListener;
 
 use crate::Failure;
-use crate::emulator::{check_writable, shown_password, wait_for_signal};
+use crate::emulator::{AdminToken, check_writable, shown_password, wait_for_signal};
 
 /// The demo directory's ids (crates/entra-emulator's default.toml).
 const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
@@ -60,6 +66,17 @@ pub(crate) struct Args {
     /// Port of demo-web (sign in at /).
     #[arg(long, env = "WEB_PORT", default_value_t = 8000)]
     web_port: u16,
+
+    /// Address the three parts listen on. Beyond loopback (`0.0.0.0` in a
+    /// container) the emulator's administration API requires the admin
+    /// token: ENTRA_EMULATOR_ADMIN_TOKEN, else a random one never shown.
+    #[arg(long, env = "ENTRA_BIND", default_value = "127.0.0.1")]
+    bind: IpAddr,
+
+    /// Bearer token of the emulator's administration API (`/_emulator/`).
+    /// Prefer the variable: flags show in process lists.
+    #[arg(long, env = "ENTRA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<AdminToken>,
 }
 
 /// Starts the three parts, prints what to open, and runs until a signal.
@@ -71,8 +88,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 
     // Every port is taken before anything starts, so a port in use is a
     // one-line explanation and nothing half-started.
-    let api_listener = bind(args.api_port, "--api-port", "API_PORT").await?;
-    let web_listener = bind(args.web_port, "--web-port", "WEB_PORT").await?;
+    let api_listener = bind(args.bind, args.api_port, "--api-port", "API_PORT").await?;
+    let web_listener = bind(args.bind, args.web_port, "--web-port", "WEB_PORT").await?;
     let api_port = port_of(&api_listener)?;
     let web_port = port_of(&web_listener)?;
     let web_url = format!("http://localhost:{web_port}");
@@ -81,13 +98,12 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let emulator = Emulator::start(EmulatorConfig {
         directory: directory_for(&web_url, &api_url),
         data_dir: Some(data_dir.join("emulator")),
-        http_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.emulator_port)),
-        https_addr: (!args.no_https)
-            .then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, args.emulator_https_port))),
+        http_addr: SocketAddr::new(args.bind, args.emulator_port),
+        https_addr: (!args.no_https).then(|| SocketAddr::new(args.bind, args.emulator_https_port)),
         public_host: Some("localhost".to_owned()),
         issuer_base: None,
         allowed_hosts: Vec::new(),
-        admin_token: None,
+        admin_token: admin_token(args.bind, args.admin_token.as_ref())?,
     })
     .await
     .map_err(emulator_failure)?;
@@ -182,18 +198,41 @@ fn directory_for(web_url: &str, api_url: &str) -> Directory {
     directory
 }
 
-async fn bind(port: u16, flag: &str, var: &str) -> Result<TcpListener, Failure> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .await
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                Failure::Misconfigured(format!(
-                    "port {port} is already in use (is another demo running? choose another port with {flag} or {var})"
-                ))
-            } else {
-                Failure::Misconfigured(format!("cannot listen on 127.0.0.1:{port}: {e}"))
-            }
-        })
+async fn bind(address: IpAddr, port: u16, flag: &str, var: &str) -> Result<TcpListener, Failure> {
+    let addr = SocketAddr::new(address, port);
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            Failure::Misconfigured(format!(
+                "port {port} is already in use (is another demo running? choose another port with {flag} or {var})"
+            ))
+        } else {
+            Failure::Misconfigured(format!(
+                "cannot listen on {addr}: {e} (check --bind or ENTRA_BIND)"
+            ))
+        }
+    })
+}
+
+/// The emulator's admin token: the one given; beyond loopback without one,
+/// a random token nobody is told, which closes the administration API to
+/// everyone who can reach the published ports.
+fn admin_token(bind: IpAddr, given: Option<&AdminToken>) -> Result<Option<String>, Failure> {
+    if let Some(token) = given {
+        return Ok(Some(token.0.clone()));
+    }
+    if bind.is_loopback() {
+        return Ok(None);
+    }
+    let random = || {
+        entra_core::random_guid()
+            .map_err(|_| Failure::Failed("no randomness for the emulator's admin token".into()))
+    };
+    let token = format!("{}{}", random()?, random()?).replace('-', "");
+    tracing::info!(
+        %bind,
+        "listening beyond loopback: the emulator's administration API (/_emulator/) is closed (set ENTRA_EMULATOR_ADMIN_TOKEN to use it)"
+    );
+    Ok(Some(token))
 }
 
 fn port_of(listener: &TcpListener) -> Result<u16, Failure> {

@@ -30,11 +30,12 @@ pub(crate) struct Args {
     #[arg(long, env = "ENTRA_EMULATOR_NO_HTTPS")]
     no_https: bool,
 
-    /// Address the listeners bind to. Any address other than loopback needs
-    /// an admin token (--admin-token), which then guards the administration
-    /// API (`/_emulator/`).
-    #[arg(long, env = "ENTRA_EMULATOR_BIND", default_value = "127.0.0.1")]
-    bind: IpAddr,
+    /// Address the listeners bind to [default: $ENTRA_BIND, else
+    /// 127.0.0.1]. Any address other than loopback needs an admin token
+    /// (--admin-token), which then guards the administration API
+    /// (`/_emulator/`).
+    #[arg(long, env = "ENTRA_EMULATOR_BIND")]
+    bind: Option<IpAddr>,
 
     /// Host name used in endpoint URLs (discovery documents, printed URLs).
     #[arg(long, env = "ENTRA_EMULATOR_PUBLIC_HOST", default_value = "localhost")]
@@ -77,7 +78,7 @@ pub(crate) struct Args {
 
 /// The admin token; its `Debug` never shows it.
 #[derive(Clone)]
-struct AdminToken(String);
+pub(crate) struct AdminToken(pub(crate) String);
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,8 +109,9 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     // Absolute, so the printed paths (the CA to trust) work from anywhere.
     let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
 
-    let http_addr = SocketAddr::new(args.bind, args.http_port);
-    let https_addr = (!args.no_https).then(|| SocketAddr::new(args.bind, args.https_port));
+    let bind = crate::bind::address(args.bind)?;
+    let http_addr = SocketAddr::new(bind, args.http_port);
+    let https_addr = (!args.no_https).then(|| SocketAddr::new(bind, args.https_port));
     let config = EmulatorConfig {
         directory,
         data_dir: Some(data_dir.clone()),
@@ -123,9 +125,9 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let emulator = Emulator::start(config)
         .await
         .map_err(|e| start_failure(e, &args))?;
-    if !args.bind.is_loopback() {
+    if !bind.is_loopback() {
         tracing::info!(
-            bind = %args.bind,
+            %bind,
             "listening beyond loopback: the administration API (/_emulator/) requires the admin token"
         );
     }

@@ -242,9 +242,20 @@ fn print_members(map: &Members, now: i64) {
 }
 
 fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, Failure> {
-    let mut builder = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10));
+    trust_ca_file(builder, ca_file)?
+        .build()
+        .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Adds the certificate authority of `ca_file` (`--ca-file`, PEM), if any,
+/// to the roots `builder` trusts.
+pub(crate) fn trust_ca_file(
+    mut builder: reqwest::ClientBuilder,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::ClientBuilder, Failure> {
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| {
             Failure::Misconfigured(format!("cannot read the CA file {}: {e}", path.display()))
@@ -254,9 +265,7 @@ fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, Fai
         })?;
         builder = builder.add_root_certificate(certificate);
     }
-    builder
-        .build()
-        .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))
+    Ok(builder)
 }
 
 fn unix_now() -> i64 {

@@ -1,7 +1,8 @@
 //! `entra`: one command for the whole system. `entra demo` runs the local
 //! Entra ID emulator, the heroes API and the web app together; `entra
 //! emulator`, `entra api` and `entra web` run each part alone; `entra token`
-//! gets a token and `entra inspect` explains one.
+//! gets a token, `entra inspect` explains one, and `entra health` probes a
+//! URL (a container's health check).
 //!
 //! Configuration comes from flags, environment variables and a `.env` file in
 //! the working directory (which never overrides variables already set).
@@ -15,8 +16,10 @@ use clap::{Parser, Subcommand};
 
 mod api;
 mod authority;
+mod bind;
 mod demo;
 mod emulator;
+mod health;
 mod inspect;
 mod token;
 mod web;
@@ -45,6 +48,9 @@ enum Command {
     /// Get an access token (client credentials or device code) and print it,
     /// for `curl -H "Authorization: Bearer $(entra token)"`.
     Token(token::Args),
+    /// Probe URLs (e.g. http://127.0.0.1:8080/health/ready): exit code 0 when
+    /// each answers 2xx (--any: one), else 1 with one line on stderr.
+    Health(health::Args),
 }
 
 /// Why a command failed.
@@ -60,7 +66,13 @@ fn main() -> ExitCode {
     // Before parsing: `.env` values act as environment variables for clap.
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_logging();
+    // A probe says what it found in one line of its own: libraries' logs
+    // (a TLS verifier's error...) only when RUST_LOG asks for them.
+    init_logging(if matches!(cli.command, Command::Health(_)) {
+        "off"
+    } else {
+        "info"
+    });
     if let Err(e) = &dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, "ignoring an unreadable .env file");
@@ -84,6 +96,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Web(args) => web::run(args).await,
             Command::Token(args) => token::run(args).await,
+            Command::Health(args) => health::run(args).await,
         }
     });
     // Do not wait for stray blocking tasks.
@@ -102,10 +115,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
+/// Logs to stderr, filtered by `RUST_LOG` (else `default`).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

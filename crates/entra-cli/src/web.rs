@@ -68,9 +68,9 @@ pub(crate) struct Args {
     #[arg(long, env = "ENTRA_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
 
-    /// Address to listen on.
-    #[arg(long, env = "WEB_BIND", default_value = "127.0.0.1")]
-    bind: IpAddr,
+    /// Address to listen on [default: $ENTRA_BIND, else 127.0.0.1].
+    #[arg(long, env = "WEB_BIND")]
+    bind: Option<IpAddr>,
 
     /// Port to listen on (0: any free port; the one chosen is printed).
     #[arg(long, env = "WEB_PORT", default_value_t = 8000)]
@@ -81,7 +81,7 @@ pub(crate) struct Args {
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     // Everything that can be wrong without a port is reported first.
     let mut config = config(&args, args.port)?;
-    let addr = SocketAddr::new(args.bind, args.port);
+    let addr = SocketAddr::new(crate::bind::address(args.bind)?, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_failure(&e, args.port))?;

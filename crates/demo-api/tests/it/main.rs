@@ -5,5 +5,6 @@
 mod api;
 mod common;
 mod finding_12;
+mod probes;
 mod startup;
 mod swagger_sign_in;

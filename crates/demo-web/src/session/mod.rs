@@ -149,6 +149,11 @@ impl Sessions {
         }
     }
 
+    /// Whether the store answers (a read of a key no session has).
+    pub(crate) async fn ping(&self) -> bool {
+        self.store.get("health-probe").await.is_ok()
+    }
+
     /// Now, on the app's clock.
     pub(crate) fn now(&self) -> i64 {
         self.clock.now()

@@ -7,6 +7,7 @@ mod common;
 mod finding_8;
 mod logs;
 mod pages;
+mod probes;
 mod redis;
 mod session;
 mod sign_in;

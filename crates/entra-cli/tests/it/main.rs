@@ -3,7 +3,9 @@
 //! before; linking that many binaries took more disk than CI has).
 
 mod api_cli;
+mod container;
 mod demo_cli;
 mod emulator_cli;
+mod health_cli;
 mod inspect_cli;
 mod web_token_cli;
