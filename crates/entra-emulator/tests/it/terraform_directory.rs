@@ -12,6 +12,8 @@
 //! (`local.web_public_url`), `localhost:8080` the API
 //! (`local.api_public_url`). Every `.tf` file must parse as HCL2 too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
