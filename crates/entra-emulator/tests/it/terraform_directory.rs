@@ -631,3 +631,98 @@ fn a_change_on_one_side_only_is_caught() {
         "{found:?}"
     );
 }
+
+/// The variables a command of `entra` reads: its clap `env = "..."` names.
+fn variables_read_by(source: &str) -> BTreeSet<String> {
+    let path = repo_root().join("crates/entra-cli/src").join(source);
+    let text = std::fs::read_to_string(&path).expect("entra-cli source");
+    text.split("env = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The web apps' settings are variables their command really reads (no
+/// invented names), and each runs the command whose variables it sets.
+#[test]
+fn app_settings_are_the_variables_the_binaries_read() {
+    let files = terraform_files();
+    let apps = resources(&files, "azurerm_linux_web_app");
+    // App Service's own setting: the port the container listens on.
+    let platform = BTreeSet::from(["WEBSITES_PORT".to_owned()]);
+    for (app, command, required) in [
+        (
+            "api",
+            "api.rs",
+            &[
+                "AZURE_AUTHORITY_HOST",
+                "AZURE_TENANT_ID",
+                "AZURE_CLIENT_ID",
+                "DATABASE_URL",
+                "API_BIND",
+                "API_PORT",
+            ][..],
+        ),
+        (
+            "web",
+            "web.rs",
+            &[
+                "AZURE_AUTHORITY_HOST",
+                "AZURE_TENANT_ID",
+                "AZURE_CLIENT_ID",
+                "AZURE_CLIENT_SECRET",
+                "WEB_PUBLIC_URL",
+                "API_BASE_URL",
+                "REDIS_URL",
+                "WEB_BIND",
+                "WEB_PORT",
+            ][..],
+        ),
+    ] {
+        let body = apps
+            .get(app)
+            .unwrap_or_else(|| panic!("no azurerm_linux_web_app.{app}"));
+        let site = blocks(body, "site_config").next().expect("site_config");
+        assert_eq!(
+            attr_text(site.body(), "app_command_line").as_deref(),
+            Some(app),
+            "azurerm_linux_web_app.{app} runs `entra {app}`"
+        );
+        let Some(Expression::Object(settings)) = attr(body, "app_settings") else {
+            panic!("azurerm_linux_web_app.{app} has no app_settings object");
+        };
+        let names: BTreeSet<String> = settings
+            .keys()
+            .map(|k| k.to_string().trim_matches('"').to_owned())
+            .collect();
+        let read = variables_read_by(command);
+        assert!(!read.is_empty(), "no env = \"...\" in {command}");
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !read.contains(*n) && !platform.contains(*n))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "azurerm_linux_web_app.{app} sets {unknown:?}, which `entra {app}` does not read (it reads {read:?})"
+        );
+        for name in required {
+            assert!(
+                names.contains(*name),
+                "azurerm_linux_web_app.{app} does not set {name}"
+            );
+        }
+        // Secrets come from Key Vault, never inline.
+        for secret in ["AZURE_CLIENT_SECRET", "DATABASE_URL", "REDIS_URL"] {
+            if let Some((_, value)) = settings
+                .iter()
+                .find(|(k, _)| k.to_string().trim_matches('"') == secret)
+            {
+                assert!(
+                    text(value).starts_with("@Microsoft.KeyVault(SecretUri="),
+                    "azurerm_linux_web_app.{app}: {secret} must be a Key Vault reference"
+                );
+            }
+        }
+    }
+}
