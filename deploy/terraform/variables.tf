@@ -86,6 +86,16 @@ variable "github_branch" {
   }
 }
 
+variable "github_environment" {
+  description = "The GitHub environment of the deploy job (deploy.yml: environment: production). A job in an environment presents the subject repo:OWNER/REPO:environment:NAME instead of the branch's, so it gets a federated credential of its own; empty for none."
+  type        = string
+  default     = "production"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._ -]{0,255}$", var.github_environment))
+    error_message = "github_environment must be an environment name (letters, digits, . _ - and spaces) or empty."
+  }
+}
+
 variable "app_service_sku" {
   description = "SKU of the Linux App Service plan both web apps run on. P0v3 (Premium v3) is the smallest production tier; B1 is cheaper for a trial."
   type        = string
