@@ -71,6 +71,21 @@ output "client_ids" {
   }
 }
 
+output "api_client_id" {
+  description = "AZURE_CLIENT_ID of `entra api`: the Heroes API's application id (tokens' audience)."
+  value       = azuread_application.heroes_api.client_id
+}
+
+output "daemon_client_id" {
+  description = "AZURE_CLIENT_ID of `entra token` as the daemon (client credentials)."
+  value       = azuread_application.daemon.client_id
+}
+
+output "cli_client_id" {
+  description = "AZURE_CLIENT_ID of `entra token --device-code` (the public client)."
+  value       = azuread_application.cli.client_id
+}
+
 output "emulator_app_id_mapping" {
   description = "Each emulator app id (crates/entra-emulator/default.toml) and the client id that stands for it in this tenant: replace the one by the other in commands written for the demo."
   value = {
