@@ -176,7 +176,7 @@ resource "azurerm_postgresql_flexible_server" "main" {
   sku_name                      = var.postgres_sku
   storage_mb                    = var.postgres_storage_mb
   backup_retention_days         = var.postgres_backup_retention_days
-  geo_redundant_backup_enabled  = true
+  geo_redundant_backup_enabled  = var.postgres_geo_redundant_backup
   administrator_login           = "heroes"
   administrator_password        = random_password.postgres.result
   public_network_access_enabled = true

@@ -186,6 +186,12 @@ variable "postgres_backup_retention_days" {
   }
 }
 
+variable "postgres_geo_redundant_backup" {
+  description = "Keep the PostgreSQL backups in the paired region too (restorable after a regional outage). Set only at creation; false where the region has no pair."
+  type        = bool
+  default     = true
+}
+
 variable "redis_sku" {
   description = "Azure Cache for Redis tier holding the web app's sessions and token cache: Basic (no replica) or Standard (replicated)."
   type        = string
