@@ -120,6 +120,13 @@ resource "azurerm_role_assignment" "apps_kv_secrets" {
   principal_type       = "ServicePrincipal"
 }
 
+# Role assignments take a while to reach Key Vault's data plane: writing a
+# secret right after granting the role would be refused.
+resource "time_sleep" "operator_kv_secrets" {
+  create_duration = "90s"
+  depends_on      = [azurerm_role_assignment.operator_kv_secrets]
+}
+
 resource "azurerm_key_vault_secret" "web_client_secret" {
   name            = "web-client-secret"
   value           = azuread_application_password.heroes_web.value
@@ -127,7 +134,7 @@ resource "azurerm_key_vault_secret" "web_client_secret" {
   content_type    = "text/plain"
   expiration_date = local.client_secret_end_date
   tags            = var.tags
-  depends_on      = [azurerm_role_assignment.operator_kv_secrets]
+  depends_on      = [time_sleep.operator_kv_secrets]
 }
 
 resource "azurerm_key_vault_secret" "daemon_client_secret" {
@@ -137,7 +144,7 @@ resource "azurerm_key_vault_secret" "daemon_client_secret" {
   content_type    = "text/plain"
   expiration_date = local.client_secret_end_date
   tags            = var.tags
-  depends_on      = [azurerm_role_assignment.operator_kv_secrets]
+  depends_on      = [time_sleep.operator_kv_secrets]
 }
 
 resource "azurerm_key_vault_secret" "database_url" {
@@ -147,7 +154,7 @@ resource "azurerm_key_vault_secret" "database_url" {
   key_vault_id    = azurerm_key_vault.main.id
   content_type    = "text/uri"
   tags            = var.tags
-  depends_on      = [azurerm_role_assignment.operator_kv_secrets]
+  depends_on      = [time_sleep.operator_kv_secrets]
 }
 
 resource "azurerm_key_vault_secret" "redis_url" {
@@ -157,7 +164,7 @@ resource "azurerm_key_vault_secret" "redis_url" {
   key_vault_id    = azurerm_key_vault.main.id
   content_type    = "text/uri"
   tags            = var.tags
-  depends_on      = [azurerm_role_assignment.operator_kv_secrets]
+  depends_on      = [time_sleep.operator_kv_secrets]
 }
 
 # --- PostgreSQL: heroes and todo items ---------------------------------------

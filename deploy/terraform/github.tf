@@ -38,6 +38,8 @@ resource "azurerm_federated_identity_credential" "github_environment" {
   issuer              = "https://token.actions.githubusercontent.com"
   audience            = ["api://AzureADTokenExchange"]
   subject             = "repo:${var.github_repository}:environment:${var.github_environment}"
+  # Azure refuses concurrent credential writes on one identity.
+  depends_on = [azurerm_federated_identity_credential.github_main]
 }
 
 resource "azurerm_role_assignment" "github_acr_push" {
