@@ -149,22 +149,22 @@ resource "azurerm_key_vault_secret" "daemon_client_secret" {
 
 resource "azurerm_key_vault_secret" "database_url" {
   #checkov:skip=CKV_AZURE_41:A connection URL has no expiry of its own: it changes when Terraform changes its password or key, never on a date.
-  name            = "database-url"
-  value           = "postgres://${azurerm_postgresql_flexible_server.main.administrator_login}:${random_password.postgres.result}@${azurerm_postgresql_flexible_server.main.fqdn}:5432/${local.database_name}?sslmode=require"
-  key_vault_id    = azurerm_key_vault.main.id
-  content_type    = "text/uri"
-  tags            = var.tags
-  depends_on      = [time_sleep.operator_kv_secrets]
+  name         = "database-url"
+  value        = "postgres://${azurerm_postgresql_flexible_server.main.administrator_login}:${random_password.postgres.result}@${azurerm_postgresql_flexible_server.main.fqdn}:5432/${local.database_name}?sslmode=require"
+  key_vault_id = azurerm_key_vault.main.id
+  content_type = "text/uri"
+  tags         = var.tags
+  depends_on   = [time_sleep.operator_kv_secrets]
 }
 
 resource "azurerm_key_vault_secret" "redis_url" {
   #checkov:skip=CKV_AZURE_41:A connection URL has no expiry of its own: it changes when Terraform changes its password or key, never on a date.
-  name            = "redis-url"
-  value           = "rediss://:${azurerm_redis_cache.main.primary_access_key}@${azurerm_redis_cache.main.hostname}:${azurerm_redis_cache.main.ssl_port}"
-  key_vault_id    = azurerm_key_vault.main.id
-  content_type    = "text/uri"
-  tags            = var.tags
-  depends_on      = [time_sleep.operator_kv_secrets]
+  name         = "redis-url"
+  value        = "rediss://:${azurerm_redis_cache.main.primary_access_key}@${azurerm_redis_cache.main.hostname}:${azurerm_redis_cache.main.ssl_port}"
+  key_vault_id = azurerm_key_vault.main.id
+  content_type = "text/uri"
+  tags         = var.tags
+  depends_on   = [time_sleep.operator_kv_secrets]
 }
 
 # --- PostgreSQL: heroes and todo items ---------------------------------------
