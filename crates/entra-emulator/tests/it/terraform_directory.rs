@@ -159,7 +159,11 @@ struct Registration {
     access_token_version: Option<u8>,
     group_membership_claims: Option<String>,
     scopes: BTreeSet<String>,
+    /// Scope -> the description users consent to.
+    scope_descriptions: BTreeMap<String, String>,
     app_roles: BTreeMap<String, BTreeSet<String>>,
+    /// App role -> its display name.
+    app_role_names: BTreeMap<String, String>,
     web_redirect_uris: BTreeSet<String>,
     web_logout_url: Option<String>,
     spa_redirect_uris: BTreeSet<String>,
@@ -231,6 +235,16 @@ fn from_emulator(app: &Application, names: &BTreeMap<String, String>) -> Registr
             .oauth2_permission_scopes
             .iter()
             .map(|s| s.value.clone())
+            .collect(),
+        scope_descriptions: app
+            .oauth2_permission_scopes
+            .iter()
+            .map(|s| (s.value.clone(), s.user_consent_description.clone()))
+            .collect(),
+        app_role_names: app
+            .app_roles
+            .iter()
+            .map(|r| (r.value.clone(), r.display_name.clone()))
             .collect(),
         app_roles: app
             .app_roles
@@ -442,6 +456,27 @@ fn from_terraform(files: &BTreeMap<String, Body>) -> BTreeMap<String, Registrati
                         .collect()
                 })
                 .unwrap_or_default(),
+            scope_descriptions: api
+                .map(|api| {
+                    blocks(api, "oauth2_permission_scope")
+                        .map(|s| {
+                            (
+                                attr_text(s.body(), "value").expect("scope value"),
+                                attr_text(s.body(), "user_consent_description")
+                                    .expect("user_consent_description"),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            app_role_names: blocks(body, "app_role")
+                .map(|r| {
+                    (
+                        attr_text(r.body(), "value").expect("role value"),
+                        attr_text(r.body(), "display_name").expect("role display_name"),
+                    )
+                })
+                .collect(),
             app_roles: blocks(body, "app_role")
                 .map(|r| {
                     (
@@ -525,7 +560,9 @@ fn differences(files: &BTreeMap<String, Body>, emulator: &[Application]) -> Vec<
             access_token_version,
             group_membership_claims,
             scopes,
+            scope_descriptions,
             app_roles,
+            app_role_names,
             web_redirect_uris,
             web_logout_url,
             spa_redirect_uris,
@@ -725,4 +762,51 @@ fn app_settings_are_the_variables_the_binaries_read() {
             }
         }
     }
+}
+
+/// The admin principal gets what the emulator's admin (alice) holds, the
+/// further users what its other users (bob) hold.
+#[test]
+fn user_role_assignments_mirror_the_demo_users() {
+    let files = terraform_files();
+    let path = repo_root().join("crates/entra-emulator/default.toml");
+    let directory = Directory::from_toml(&std::fs::read_to_string(path).expect("default.toml"))
+        .expect("default.toml parses");
+    let roles_of = |admin: bool| -> BTreeSet<BTreeSet<String>> {
+        directory.tenants[0]
+            .users
+            .iter()
+            .map(|u| {
+                u.app_role_assignments
+                    .iter()
+                    .map(|a| a.app_role.clone())
+                    .collect::<BTreeSet<_>>()
+            })
+            .filter(|roles| roles.contains("Admin") == admin)
+            .collect()
+    };
+    let assignments = resources(&files, "azuread_app_role_assignment");
+    let admin = assignments
+        .get("admin")
+        .expect("azuread_app_role_assignment.admin");
+    assert_eq!(
+        attr_text(admin, "principal_object_id").as_deref(),
+        Some("var.admin_principal_object_id")
+    );
+    let admin_roles = literals(&attr_text(admin, "for_each").expect("for_each"));
+    assert_eq!(
+        BTreeSet::from([admin_roles]),
+        roles_of(true),
+        "azuread_app_role_assignment.admin's roles against default.toml's admin users' roles"
+    );
+
+    let users = assignments
+        .get("users")
+        .expect("azuread_app_role_assignment.users");
+    let role = attr_text(users, "app_role_id").expect("app_role_id");
+    assert_eq!(
+        BTreeSet::from([literals(&role)]),
+        roles_of(false),
+        "azuread_app_role_assignment.users' role against default.toml's other users' roles"
+    );
 }
