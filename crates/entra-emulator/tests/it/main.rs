@@ -27,4 +27,5 @@ mod refresh_token;
 mod request_log;
 mod restart;
 mod sign_in_pages;
+mod terraform_directory;
 mod token_versions;
