@@ -137,9 +137,9 @@ variable "image_tag" {
 }
 
 variable "api_health_check_path" {
-  description = "Path App Service probes on the API to route traffic only to ready instances."
+  description = "Path App Service probes on the API to route traffic only to ready instances: the readiness probe (signing keys loaded, database reachable)."
   type        = string
-  default     = "/health"
+  default     = "/health/ready"
   validation {
     condition     = startswith(var.api_health_check_path, "/")
     error_message = "api_health_check_path must start with /."
@@ -147,9 +147,9 @@ variable "api_health_check_path" {
 }
 
 variable "web_health_check_path" {
-  description = "Path App Service probes on the web app."
+  description = "Path App Service probes on the web app: the readiness probe (session store reachable, identity provider's metadata loaded)."
   type        = string
-  default     = "/"
+  default     = "/health/ready"
   validation {
     condition     = startswith(var.web_health_check_path, "/")
     error_message = "web_health_check_path must start with /."
