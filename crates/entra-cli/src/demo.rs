@@ -17,7 +17,9 @@ use entra_emulator::{Emulator, EmulatorConfig};
 use tokio::net::TcpListener;
 
 use crate::Failure;
-use crate::emulator::{check_writable, shown_password, wait_for_signal};
+use crate::emulator::{
+    Secret, check_writable, managed_identity_lines, shown_password, wait_for_signal,
+};
 
 /// The demo directory's ids (crates/entra-emulator's default.toml).
 const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
@@ -60,6 +62,12 @@ pub(crate) struct Args {
     /// Port of demo-web (sign in at /).
     #[arg(long, env = "WEB_PORT", default_value_t = 8000)]
     web_port: u16,
+
+    /// The value code calling the emulator's managed-identity endpoint must
+    /// send in `X-IDENTITY-HEADER` (its `IDENTITY_HEADER`). Default: a random
+    /// value per run, printed at start.
+    #[arg(long, env = "ENTRA_EMULATOR_IDENTITY_HEADER", hide_env_values = true)]
+    identity_header: Option<Secret>,
 }
 
 /// Starts the three parts, prints what to open, and runs until a signal.
@@ -88,6 +96,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         issuer_base: None,
         allowed_hosts: Vec::new(),
         admin_token: None,
+        identity_header: args.identity_header.as_ref().map(|h| h.0.clone()),
     })
     .await
     .map_err(emulator_failure)?;
@@ -281,6 +290,8 @@ fn banner(
         out,
         "  (or: TOKEN=$(entra token); entra inspect \"$TOKEN\" --client-id {API_APP})"
     );
+    let _ = writeln!(out);
+    out.push_str(&managed_identity_lines(emulator));
     let _ = writeln!(out);
     let _ = writeln!(out, "Press Ctrl-C to stop.");
     out

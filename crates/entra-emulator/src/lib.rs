@@ -48,6 +48,7 @@ mod client_auth;
 pub mod config;
 mod endpoints;
 pub mod error;
+mod federated;
 mod grants;
 mod hosts;
 mod html;

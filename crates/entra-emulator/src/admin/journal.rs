@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{applications, users};
+use super::{applications, identities, users};
 use crate::Error;
-use crate::config::{Application, Directory, User};
+use crate::config::{Application, Directory, FederatedIdentityCredential, ManagedIdentity, User};
 use crate::error::AdminError;
 use crate::state::State;
 use crate::store::JsonFile;
@@ -42,6 +42,24 @@ pub(super) enum AdminOp {
     RemoveApplication {
         tenant: String,
         app_id: String,
+    },
+    AddFederatedCredential {
+        tenant: String,
+        app_id: String,
+        credential: FederatedIdentityCredential,
+    },
+    RemoveFederatedCredential {
+        tenant: String,
+        app_id: String,
+        name: String,
+    },
+    AddManagedIdentity {
+        tenant: String,
+        identity: Box<ManagedIdentity>,
+    },
+    RemoveManagedIdentity {
+        tenant: String,
+        client_id: String,
     },
 }
 
@@ -80,6 +98,27 @@ impl AdminOp {
             AdminOp::RemoveApplication { tenant, app_id } => {
                 format!("remove application {app_id} from {tenant}")
             }
+            AdminOp::AddFederatedCredential {
+                tenant,
+                app_id,
+                credential,
+            } => format!(
+                "add federated identity credential {} to application {app_id} of {tenant}",
+                credential.name
+            ),
+            AdminOp::RemoveFederatedCredential {
+                tenant,
+                app_id,
+                name,
+            } => format!(
+                "remove federated identity credential {name} from application {app_id} of {tenant}"
+            ),
+            AdminOp::AddManagedIdentity { tenant, identity } => {
+                format!("add managed identity {} to {tenant}", identity.client_id)
+            }
+            AdminOp::RemoveManagedIdentity { tenant, client_id } => {
+                format!("remove managed identity {client_id} from {tenant}")
+            }
         }
     }
 }
@@ -106,6 +145,22 @@ fn apply(directory: &mut Directory, op: AdminOp) -> Result<AdminOp, AdminError> 
         } => applications::apply_add(directory, &tenant, application),
         AdminOp::RemoveApplication { tenant, app_id } => {
             applications::apply_remove(directory, &tenant, &app_id)
+        }
+        AdminOp::AddFederatedCredential {
+            tenant,
+            app_id,
+            credential,
+        } => identities::apply_add_federated(directory, &tenant, &app_id, credential),
+        AdminOp::RemoveFederatedCredential {
+            tenant,
+            app_id,
+            name,
+        } => identities::apply_remove_federated(directory, &tenant, &app_id, &name),
+        AdminOp::AddManagedIdentity { tenant, identity } => {
+            identities::apply_add_managed(directory, &tenant, *identity)
+        }
+        AdminOp::RemoveManagedIdentity { tenant, client_id } => {
+            identities::apply_remove_managed(directory, &tenant, &client_id)
         }
     }
 }
