@@ -101,7 +101,7 @@ impl Default for Settings {
 }
 
 /// A tenant (directory).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tenant {
     /// The tenant id (GUID).

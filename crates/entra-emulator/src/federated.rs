@@ -79,7 +79,11 @@ fn presented(assertion: &str) -> Option<Presented> {
         .flatten()
         .unwrap_or_default()
         .to_owned();
-    let aud = claims::strings(&claims.aud).unwrap_or_default();
+    // `aud`: one string, or an array of them.
+    let aud = match claims::string(&claims.aud) {
+        Ok(Some(one)) => vec![one.to_owned()],
+        _ => claims::strings(&claims.aud).unwrap_or_default(),
+    };
     Some(Presented { iss, sub, aud })
 }
 
