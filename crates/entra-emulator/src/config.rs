@@ -120,7 +120,7 @@ pub struct Tenant {
     /// Managed identities: the system-assigned identity of the Azure
     /// resource the emulator plays (at most one in the whole directory), and
     /// user-assigned identities.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub managed_identities: Vec<ManagedIdentity>,
 }
 
@@ -247,7 +247,7 @@ pub struct Application {
     pub service_principal_object_id: Option<String>,
     /// Federated identity credentials (workload identity federation), as in
     /// Microsoft Graph.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub federated_identity_credentials: Vec<FederatedIdentityCredential>,
 }
 

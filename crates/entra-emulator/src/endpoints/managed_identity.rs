@@ -129,10 +129,13 @@ fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A selector's query parameter and the selection it makes.
+type SelectorParam = (&'static str, fn(String) -> IdentitySelector);
+
 /// The identity the parameters name: at most one selector.
 fn selector(
     params: &[(String, String)],
-    names: &[(&str, fn(String) -> IdentitySelector)],
+    names: &[SelectorParam],
 ) -> Result<IdentitySelector, Refusal> {
     let given: Vec<(&str, IdentitySelector)> = names
         .iter()
