@@ -6,6 +6,7 @@
 
 mod admin;
 mod authorization_code;
+mod azure_identity_node;
 mod azure_identity_python;
 mod browser;
 mod client_assertion;
