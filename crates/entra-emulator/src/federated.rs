@@ -89,8 +89,9 @@ fn presented(assertion: &str) -> Option<Presented> {
 
 /// Judges the request's client assertion when it is a federated one: a
 /// `jwt-bearer` assertion whose `iss` is not the client id (a certificate
-/// assertion's is), for a client of `tenant`. `None`: not federated (the
-/// certificate path, or no assertion, judges it).
+/// assertion's is), for a client of `tenant` that has federated credentials
+/// or no certificate. `None`: not federated (the certificate path, or no
+/// assertion, judges it).
 pub(crate) async fn verify(
     state: &Arc<State>,
     tenant: &Tenant,
@@ -109,6 +110,11 @@ pub(crate) async fn verify(
         .applications
         .iter()
         .find(|a| a.app_id.eq_ignore_ascii_case(client_id))?;
+    // An app with certificates and no federated credential: a certificate
+    // assertion with the wrong `iss`, judged (and refused) as one.
+    if app.federated_identity_credentials.is_empty() && !app.key_credentials.is_empty() {
+        return None;
+    }
     Some(judge(state, app, assertion, &presented).await)
 }
 

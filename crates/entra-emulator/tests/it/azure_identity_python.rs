@@ -188,3 +188,35 @@ async fn workload_identity_credential_with_a_federated_token_file() {
     );
     assert_eq!(token_request.status, 200);
 }
+
+#[tokio::test]
+async fn managed_identity_credential_through_the_imds_endpoint() {
+    let Some(python) = python() else { return };
+    let running = launch(directory()).await;
+    // azure-identity's IMDS client, pointed at the emulator as at a pod
+    // identity endpoint: it probes without `Metadata` (the emulator refuses
+    // that as IMDS does) and then asks with it.
+    let env = vec![(
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        running.emulator.http_url(),
+    )];
+    let out = run_azure_identity(
+        &running,
+        &python,
+        "managed_identity",
+        &json!({"scope": format!("{API_URI}/.default"), "client_id": USER_CLIENT}),
+        &env,
+    )
+    .await;
+    let principal = heroes_principal(&running, &out).await;
+    assert_eq!(principal.client_id(), Some(USER_CLIENT));
+    assert!(
+        running
+            .emulator
+            .requests()
+            .iter()
+            .any(|r| r.path == "/metadata/identity/oauth2/token" && r.status == 200),
+        "{}",
+        running.log()
+    );
+}
