@@ -433,3 +433,51 @@ async fn federated_credentials_are_checked_as_graph_checks_them() {
     .unwrap();
     assert_eq!(fic.audiences, vec![EXCHANGE.to_owned()]);
 }
+
+#[tokio::test]
+async fn an_application_posted_with_graph_shaped_credentials_can_use_them() {
+    let idp = OidcIssuer::start().await;
+    let emulator = start().await;
+    let app = json!({
+        "appId": WORKLOAD,
+        "displayName": "Heroes Workload",
+        "requiredResourceAccess": [
+            {"resourceAppId": API, "roles": ["Heroes.Read"], "adminConsented": true}
+        ],
+        "federatedIdentityCredentials": [{
+            "name": "k8s",
+            "issuer": idp.issuer,
+            "subject": SUBJECT,
+            "audiences": [EXCHANGE],
+            "description": "the worker's service account",
+        }],
+    });
+    let response = client(&emulator)
+        .post(format!(
+            "{}/_emulator/tenants/{TENANT}/applications",
+            emulator.http_url()
+        ))
+        .json(&app)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let shown: Value = response.json().await.unwrap();
+    assert_eq!(shown["federatedIdentityCredentials"][0]["subject"], SUBJECT);
+    let (status, body) = exchange(&emulator, &idp.token(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    // A Graph-shaped credential with an http issuer off loopback is refused.
+    let mut bad = app.clone();
+    bad["appId"] = json!("3c0a5f7b-2d4e-4f6a-9b8c-0d1e2f3a4b5c");
+    bad["federatedIdentityCredentials"][0]["issuer"] = json!("http://issuer.example.com");
+    let response = client(&emulator)
+        .post(format!(
+            "{}/_emulator/tenants/{TENANT}/applications",
+            emulator.http_url()
+        ))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+}
