@@ -1,9 +1,10 @@
-//! The directory the emulator serves: tenants, app registrations and users,
-//! read from a TOML file shaped after Azure's application manifest
-//! (`appId`, `identifierUris`, `accessTokenAcceptedVersion`,
-//! `oauth2PermissionScopes`, `appRoles`, `web` / `spa` / `publicClient`
-//! redirect URIs, `passwordCredentials`, `keyCredentials`,
-//! `requiredResourceAccess`).
+//! The directory the emulator serves: tenants, app registrations, users and
+//! managed identities, read from a TOML file shaped after Azure's
+//! application manifest (`appId`, `identifierUris`,
+//! `accessTokenAcceptedVersion`, `oauth2PermissionScopes`, `appRoles`, `web`
+//! / `spa` / `publicClient` redirect URIs, `passwordCredentials`,
+//! `keyCredentials`, `requiredResourceAccess`, and Microsoft Graph's
+//! `federatedIdentityCredentials`).
 //!
 //! [`Directory::default_demo`] is the built-in configuration of the demo
 //! system; its file is `crates/entra-emulator/default.toml`.
