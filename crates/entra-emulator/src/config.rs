@@ -915,6 +915,86 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn managed_identities_are_checked() {
+        let demo = Directory::default_demo;
+        let system = || demo().tenants[0].managed_identities[0].clone();
+        assert_eq!(system().r#type, ManagedIdentityType::SystemAssigned);
+        let with = |identity: ManagedIdentity| {
+            let mut d = demo();
+            d.tenants[0].managed_identities.push(identity);
+            d.check()
+        };
+        let mut second = system();
+        second.client_id = "11111111-2222-4333-8444-555555555555".into();
+        second.principal_id = "21111111-2222-4333-8444-555555555555".into();
+        second.resource_id = "/subscriptions/x/other".into();
+        assert!(matches!(
+            with(second.clone()),
+            Err(ConfigError::SystemAssignedTwice)
+        ));
+        second.r#type = ManagedIdentityType::UserAssigned;
+        assert!(with(second.clone()).is_ok());
+
+        let mut app_id = second.clone();
+        app_id.client_id = d_api();
+        assert!(matches!(
+            with(app_id),
+            Err(ConfigError::Duplicate {
+                what: "managed identity clientId",
+                ..
+            })
+        ));
+        let mut not_guid = second.clone();
+        not_guid.principal_id = "nope".into();
+        assert!(matches!(with(not_guid), Err(ConfigError::NotAGuid { .. })));
+        let mut no_resource = second.clone();
+        no_resource.resource_id = "heroes".into();
+        assert!(matches!(
+            with(no_resource),
+            Err(ConfigError::ManagedIdentityResourceId { .. })
+        ));
+        // A user role (not for applications) cannot be given to an identity.
+        let mut user_role = second;
+        user_role.app_role_assignments = vec![RoleAssignment {
+            resource_app_id: d_api(),
+            app_role: "Admin".into(),
+        }];
+        assert!(matches!(
+            with(user_role),
+            Err(ConfigError::UnknownManagedIdentityRole { role, .. }) if role == "Admin"
+        ));
+        // Selection: none named is the system-assigned one; a user-assigned
+        // one by each of its ids; the system-assigned one by none of them.
+        let d = demo();
+        let ua = d.tenants[0].managed_identities[1].clone();
+        for selector in [
+            IdentitySelector::ClientId(ua.client_id.to_uppercase()),
+            IdentitySelector::PrincipalId(ua.principal_id.clone()),
+            IdentitySelector::ResourceId(ua.resource_id.clone()),
+        ] {
+            assert_eq!(
+                d.managed_identity(&selector).map(|(_, mi)| &mi.client_id),
+                Some(&ua.client_id)
+            );
+        }
+        assert_eq!(
+            d.managed_identity(&IdentitySelector::SystemAssigned)
+                .map(|(_, mi)| mi.r#type),
+            Some(ManagedIdentityType::SystemAssigned)
+        );
+        assert!(
+            d.managed_identity(&IdentitySelector::ClientId(system().client_id))
+                .is_none()
+        );
+    }
+
+    fn d_api() -> String {
+        Directory::default_demo().tenants[0].applications[0]
+            .app_id
+            .clone()
+    }
+
     /// The demo configuration with alice's `password` line replaced.
     fn with_alice_password(line: &str) -> String {
         DEFAULT_CONFIG.replace("password = \"alice-dev-password\"", line)
