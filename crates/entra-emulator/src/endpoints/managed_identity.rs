@@ -8,7 +8,8 @@
 //!   `object_id`) or `mi_res_id` select a user-assigned identity. The answer
 //!   is `{"access_token", "expires_on", "resource", "token_type",
 //!   "client_id"}`, `expires_on` a string of Unix seconds; errors are
-//!   `{"statusCode", "message", "correlationId"}`.
+//!   `{"statusCode", "message", "correlationId"}`: 401 without the right
+//!   header, 400 for a bad parameter, an unknown identity or resource.
 //! - **IMDS** (virtual machines): `GET
 //!   /metadata/identity/oauth2/token?api-version=2018-02-01&resource=…` with
 //!   `Metadata: true`; requests without it, or with `X-Forwarded-For` (a
@@ -16,7 +17,9 @@
 //!   `object_id` or `msi_res_id` select a user-assigned identity. The answer
 //!   is `{"access_token", "client_id", "expires_in", "expires_on",
 //!   "ext_expires_in", "not_before", "resource", "token_type"}`, every value
-//!   a string; errors are `{"error", "error_description"}`.
+//!   a string; errors are `{"error", "error_description"}`, 400: `bad_request_102`
+//!   without `Metadata: true`, `invalid_request` (`Identity not found`...),
+//!   `invalid_resource` (AADSTS500011) for an unknown resource.
 //!
 //! Without a selector the system-assigned identity answers. Tokens are app
 //! tokens of the identity (`idtyp: app`, `oid`/`sub` its principal id,
