@@ -23,7 +23,9 @@ use entra_emulator::{Emulator, EmulatorConfig};
 use tokio::net::TcpListener;
 
 use crate::Failure;
-use crate::emulator::{AdminToken, check_writable, shown_password, wait_for_signal};
+use crate::emulator::{
+    Secret, check_writable, managed_identity_lines, shown_password, wait_for_signal,
+};
 
 /// The demo directory's ids (crates/entra-emulator's default.toml).
 const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
@@ -76,7 +78,13 @@ pub(crate) struct Args {
     /// Bearer token of the emulator's administration API (`/_emulator/`).
     /// Prefer the variable: flags show in process lists.
     #[arg(long, env = "ENTRA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<AdminToken>,
+    admin_token: Option<Secret>,
+
+    /// The value code calling the emulator's managed-identity endpoint must
+    /// send in `X-IDENTITY-HEADER` (its `IDENTITY_HEADER`). Default: a random
+    /// value per run, printed at start.
+    #[arg(long, env = "ENTRA_EMULATOR_IDENTITY_HEADER", hide_env_values = true)]
+    identity_header: Option<Secret>,
 }
 
 /// Starts the three parts, prints what to open, and runs until a signal.
@@ -104,6 +112,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         issuer_base: None,
         allowed_hosts: Vec::new(),
         admin_token: admin_token(args.bind, args.admin_token.as_ref())?,
+        identity_header: args.identity_header.as_ref().map(|h| h.0.clone()),
     })
     .await
     .map_err(emulator_failure)?;
@@ -216,7 +225,7 @@ async fn bind(address: IpAddr, port: u16, flag: &str, var: &str) -> Result<TcpLi
 /// The emulator's admin token: the one given; beyond loopback without one,
 /// a random token nobody is told, which closes the administration API to
 /// everyone who can reach the published ports.
-fn admin_token(bind: IpAddr, given: Option<&AdminToken>) -> Result<Option<String>, Failure> {
+fn admin_token(bind: IpAddr, given: Option<&Secret>) -> Result<Option<String>, Failure> {
     if let Some(token) = given {
         return Ok(Some(token.0.clone()));
     }
@@ -320,6 +329,8 @@ fn banner(
         out,
         "  (or: TOKEN=$(entra token); entra inspect \"$TOKEN\" --client-id {API_APP})"
     );
+    let _ = writeln!(out);
+    out.push_str(&managed_identity_lines(emulator));
     let _ = writeln!(out);
     let _ = writeln!(out, "Press Ctrl-C to stop.");
     out

@@ -67,30 +67,36 @@ pub(crate) struct Args {
     /// (`Authorization: Bearer <token>`); required with a non-loopback
     /// --bind. Prefer the variable: flags show in process lists.
     #[arg(long, env = "ENTRA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<AdminToken>,
+    admin_token: Option<Secret>,
 
     /// Issuer base URL written into tokens and discovery documents (default:
     /// the HTTPS listener's URL, or the HTTP one with --no-https), e.g. when
     /// the emulator sits behind a proxy.
     #[arg(long, env = "ENTRA_EMULATOR_ISSUER")]
     issuer: Option<String>,
+
+    /// The value code calling the managed-identity endpoint must send in
+    /// `X-IDENTITY-HEADER` (its `IDENTITY_HEADER`). Default: a random value
+    /// per run, printed at start.
+    #[arg(long, env = "ENTRA_EMULATOR_IDENTITY_HEADER", hide_env_values = true)]
+    identity_header: Option<Secret>,
 }
 
-/// The admin token; its `Debug` never shows it.
+/// A secret given on the command line; its `Debug` never shows it.
 #[derive(Clone)]
-pub(crate) struct AdminToken(pub(crate) String);
+pub(crate) struct Secret(pub(crate) String);
 
-impl std::fmt::Debug for AdminToken {
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AdminToken(***)")
+        f.write_str("Secret(***)")
     }
 }
 
-impl std::str::FromStr for AdminToken {
+impl std::str::FromStr for Secret {
     type Err = std::convert::Infallible;
 
-    fn from_str(token: &str) -> Result<Self, Self::Err> {
-        Ok(AdminToken(token.to_owned()))
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(value.to_owned()))
     }
 }
 
@@ -121,6 +127,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         issuer_base,
         allowed_hosts: args.allowed_hosts.clone(),
         admin_token: args.admin_token.as_ref().map(|t| t.0.clone()),
+        identity_header: args.identity_header.as_ref().map(|h| h.0.clone()),
     };
     let emulator = Emulator::start(config)
         .await
@@ -235,6 +242,9 @@ fn start_failure(error: Error, args: &Args) -> Failure {
         Error::Config(ConfigError::AdminToken) => Failure::Misconfigured(
             "ENTRA_EMULATOR_ADMIN_TOKEN (--admin-token) must be non-empty printable ASCII without spaces".to_owned(),
         ),
+        Error::Config(ConfigError::IdentityHeader) => Failure::Misconfigured(
+            "ENTRA_EMULATOR_IDENTITY_HEADER (--identity-header) must be non-empty printable ASCII without spaces".to_owned(),
+        ),
         Error::Config(ConfigError::AllowedHost { host }) => Failure::Misconfigured(format!(
             "--allowed-host / ENTRA_EMULATOR_ALLOWED_HOSTS: {host:?} is not a host name (letters, digits, '-', '_', '.'; '.example.com' for a domain and its subdomains)"
         )),
@@ -342,6 +352,8 @@ fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
     } else {
         let _ = writeln!(out, "  admin API:   {http}/_emulator/");
     }
+    let _ = writeln!(out);
+    out.push_str(&managed_identity_lines(emulator));
     for tenant in &directory.tenants {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -372,10 +384,33 @@ fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
                 let _ = writeln!(out, "    {}  {}", app.app_id, describe_app(app));
             }
         }
+        if !tenant.managed_identities.is_empty() {
+            let _ = writeln!(out, "  managed identities:");
+            for mi in &tenant.managed_identities {
+                let kind = match mi.r#type {
+                    entra_emulator::config::ManagedIdentityType::SystemAssigned => {
+                        "system-assigned (the default)"
+                    }
+                    entra_emulator::config::ManagedIdentityType::UserAssigned => "user-assigned",
+                };
+                let _ = writeln!(out, "    {}  {:<24}  {kind}", mi.client_id, mi.display_name);
+            }
+        }
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "Press Ctrl-C to stop.");
     out
+}
+
+/// The two lines to copy for code that gets managed-identity tokens the
+/// App Service way (azure-identity, MSAL, `entra token --managed-identity`).
+pub(crate) fn managed_identity_lines(emulator: &Emulator) -> String {
+    format!(
+        "Managed identity (App Service style): copy these two lines into the shell that runs your code\n  \
+         export IDENTITY_ENDPOINT={}\n  export IDENTITY_HEADER={}\n",
+        emulator.identity_endpoint(),
+        emulator.identity_header()
+    )
 }
 
 /// What kind of client (or API) an app registration is; never its secrets.
@@ -391,6 +426,9 @@ fn describe_app(app: &entra_emulator::config::Application) -> String {
         }
         if !app.key_credentials.is_empty() {
             how.push("certificate");
+        }
+        if !app.federated_identity_credentials.is_empty() {
+            how.push("federated");
         }
         kinds.push(format!("confidential client ({})", how.join(", ")));
     } else if app.is_fallback_public_client

@@ -86,12 +86,15 @@ impl Client<'_> {
 
 /// Authenticates the caller of the token endpoint.
 ///
-/// `token_endpoints` are the URLs a client assertion's `aud` may name.
+/// `token_endpoints` are the URLs a client assertion's `aud` may name;
+/// `federated` is the verdict on a federated assertion
+/// ([`crate::federated::verify`]), when the assertion is one.
 pub(crate) fn authenticate<'a>(
     tenant: &'a Tenant,
     form: &Form,
     headers: &HeaderMap,
     token_endpoints: &[String],
+    federated: Option<Result<(), OAuthError>>,
     now: i64,
 ) -> Result<Client<'a>, OAuthError> {
     let basic = basic_credentials(headers)?;
@@ -166,7 +169,10 @@ pub(crate) fn authenticate<'a>(
         });
     }
     if let Some(assertion) = assertion {
-        check_assertion(app, assertion, token_endpoints, now)?;
+        match federated {
+            Some(verdict) => verdict?,
+            None => check_assertion(app, assertion, token_endpoints, now)?,
+        }
         return Ok(Client {
             app,
             acr: ClientAcr::Certificate,

@@ -214,6 +214,44 @@ pub enum ConfigError {
         /// The URI given.
         uri: String,
     },
+    /// A federated identity credential breaks one of Graph's rules.
+    #[error("{app_id}: federated identity credential {name:?}: {problem}")]
+    FederatedCredential {
+        /// The application.
+        app_id: String,
+        /// The credential's name.
+        name: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A managed identity's app-role assignment names no application role.
+    #[error(
+        "managed identity {client_id}: app role {role:?} is not an application role of {resource}"
+    )]
+    UnknownManagedIdentityRole {
+        /// The identity's client id.
+        client_id: String,
+        /// The role value.
+        role: String,
+        /// The API's app id.
+        resource: String,
+    },
+    /// A managed identity's resource id is not an Azure resource id.
+    #[error(
+        "managed identity {client_id}: resourceId must be an Azure resource id (/subscriptions/...)"
+    )]
+    ManagedIdentityResourceId {
+        /// The identity's client id.
+        client_id: String,
+    },
+    /// More than one system-assigned managed identity: the emulator plays one Azure resource.
+    #[error(
+        "at most one managed identity may be SystemAssigned: the emulator plays one Azure resource"
+    )]
+    SystemAssignedTwice,
+    /// The identity header (`--identity-header`) is empty or not printable ASCII.
+    #[error("the managed-identity header value must be non-empty printable ASCII without spaces")]
+    IdentityHeader,
 }
 
 /// Why an administrative change or token request was refused. The
@@ -243,6 +281,36 @@ pub enum AdminError {
         app_id: String,
         /// The tenant's domain.
         domain: String,
+    },
+    /// No managed identity with this client id in the tenant.
+    #[error("no managed identity {client_id} in {domain}")]
+    UnknownManagedIdentity {
+        /// The client id given.
+        client_id: String,
+        /// The tenant's domain.
+        domain: String,
+    },
+    /// A managed identity or application with this client id exists.
+    #[error("a managed identity or application with client id {client_id} already exists")]
+    ManagedIdentityExists {
+        /// The client id.
+        client_id: String,
+    },
+    /// The application has a federated identity credential of this name.
+    #[error("application {app_id} already has a federated identity credential named {name:?}")]
+    FederatedCredentialExists {
+        /// The application.
+        app_id: String,
+        /// The name.
+        name: String,
+    },
+    /// The application has no federated identity credential of this name.
+    #[error("application {app_id} has no federated identity credential named {name:?}")]
+    UnknownFederatedCredential {
+        /// The application.
+        app_id: String,
+        /// The name.
+        name: String,
     },
     /// A user with this user principal name exists.
     #[error("user {upn} already exists in {domain}")]

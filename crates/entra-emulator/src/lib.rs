@@ -16,8 +16,9 @@
 //! The public API: [`Emulator`] and [`EmulatorConfig`] (start and stop, the
 //! HTTP and HTTPS listeners, the request log, the clock, key rotation,
 //! directory changes, minting tokens), [`config`] (the directory file:
-//! tenants, app registrations shaped after Azure's manifest, users; the
-//! built-in demo configuration), [`admin`] (the JSON administration API,
+//! tenants, app registrations shaped after Azure's manifest with their
+//! federated identity credentials, users, managed identities; the built-in
+//! demo configuration), [`admin`] (the JSON administration API,
 //! and [`MintRequest`](admin::MintRequest)), and [`error`] ([`Error`] and
 //! Entra-shaped OAuth errors with AADSTS codes).
 //!
@@ -26,11 +27,13 @@
 //! - `server`: [`Emulator`], the listeners and every route; `hosts`: the
 //!   `Host` names answered (DNS-rebinding defence, on every route).
 //! - `endpoints`: discovery (v2, v1, instance discovery), key sets, token,
-//!   device code.
+//!   device code, and the managed-identity endpoints (App Service-style
+//!   `/msi/token`, IMDS-style `/metadata/identity/oauth2/token`).
 //! - `grants`: one module per grant (client credentials, authorization code,
 //!   refresh token, device code, on-behalf-of, password).
 //! - `client_auth`: client secrets (form body or HTTP Basic) and
-//!   `private_key_jwt` assertions.
+//!   `private_key_jwt` assertions; `federated`: federated assertions
+//!   (workload identity federation), judged with the issuer's keys.
 //! - `pages`: authorize, sign-in, consent, logout, the device-code
 //!   verification page, and the forms' anti-forgery tokens; `html`: the
 //!   pages' shell.
@@ -48,6 +51,7 @@ mod client_auth;
 pub mod config;
 mod endpoints;
 pub mod error;
+mod federated;
 mod grants;
 mod hosts;
 mod html;

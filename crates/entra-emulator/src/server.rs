@@ -9,13 +9,13 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Directory;
-use crate::endpoints::{devicecode, discovery, token};
+use crate::endpoints::{devicecode, discovery, managed_identity, token};
 use crate::error::ConfigError;
 use crate::hosts::{self, AllowedHosts};
 use crate::keys::KeyRing;
@@ -53,6 +53,11 @@ pub struct EmulatorConfig {
     /// listener binds a non-loopback address ([`ConfigError::AdminTokenRequired`](crate::error::ConfigError::AdminTokenRequired)).
     /// Library calls on [`Emulator`] need none.
     pub admin_token: Option<String>,
+    /// The value the App Service-style managed-identity endpoint
+    /// (`/msi/token`) requires in `X-IDENTITY-HEADER`, what `IDENTITY_HEADER`
+    /// holds for the code calling it (`None`: a random value per start,
+    /// [`Emulator::identity_header`]).
+    pub identity_header: Option<String>,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -66,6 +71,10 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("issuer_base", &self.issuer_base)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field(
+                "identity_header",
+                &self.identity_header.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -82,6 +91,7 @@ impl EmulatorConfig {
             issuer_base: None,
             allowed_hosts: Vec::new(),
             admin_token: None,
+            identity_header: None,
         }
     }
 
@@ -93,11 +103,19 @@ impl EmulatorConfig {
             if token.is_empty() || !token.bytes().all(printable) {
                 return Err(ConfigError::AdminToken);
             }
-        } else if let Some(addr) = std::iter::once(self.http_addr)
-            .chain(self.https_addr)
-            .find(|addr| !addr.ip().is_loopback())
-        {
-            return Err(ConfigError::AdminTokenRequired { addr });
+        }
+        if let Some(header) = &self.identity_header {
+            if header.is_empty() || !header.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::IdentityHeader);
+            }
+        }
+        if self.admin_token.is_none() {
+            if let Some(addr) = std::iter::once(self.http_addr)
+                .chain(self.https_addr)
+                .find(|addr| !addr.ip().is_loopback())
+            {
+                return Err(ConfigError::AdminTokenRequired { addr });
+            }
         }
         AllowedHosts::new(
             self.public_host.as_deref(),
@@ -180,11 +198,16 @@ impl Emulator {
             .unwrap_or_else(|| http_base.clone())
             .trim_end_matches('/')
             .to_owned();
+        let identity_header = config
+            .identity_header
+            .clone()
+            .unwrap_or_else(|| crate::util::random_token(32));
         let state = Arc::new(Shared::new(
             directory,
             keys,
             config.data_dir.clone(),
             issuer_base,
+            identity_header,
         )?);
         *state
             .http_base
@@ -263,6 +286,22 @@ impl Emulator {
     /// Where the CA certificate is stored (with a data directory).
     pub fn ca_path(&self) -> Option<&std::path::Path> {
         self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
+    }
+
+    /// `IDENTITY_ENDPOINT` for code that gets managed-identity tokens the
+    /// App Service way: `{http base}/msi/token`.
+    pub fn identity_endpoint(&self) -> String {
+        format!(
+            "{}{}",
+            self.http_url(),
+            crate::endpoints::managed_identity::APP_SERVICE_PATH
+        )
+    }
+
+    /// `IDENTITY_HEADER`: the secret the App Service-style endpoint requires
+    /// in `X-IDENTITY-HEADER`.
+    pub fn identity_header(&self) -> &str {
+        &self.state.identity_header
     }
 
     /// The v2.0 issuer of tenant `tid`.
@@ -384,6 +423,11 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener, guards: &Guards) ->
             "/{tenant}/oauth2/devicecode",
             post(devicecode::endpoint::<true>),
         )
+        .route(
+            managed_identity::APP_SERVICE_PATH,
+            any(managed_identity::app_service),
+        )
+        .route(managed_identity::IMDS_PATH, any(managed_identity::imds))
         .merge(pages::routes())
         .merge(admin::routes(guards.admin.clone()))
         .layer(middleware::from_fn_with_state(

@@ -172,6 +172,12 @@ pub(crate) struct State {
     pub(crate) sign_in_forms: FormTokens<crate::pages::authorize::txn::Pending>,
     /// Pending device-code verification steps.
     pub(crate) device_forms: FormTokens<crate::pages::devicelogin::Stage>,
+    /// The secret the App Service-style managed-identity endpoint requires
+    /// in `X-IDENTITY-HEADER` (`IDENTITY_HEADER`).
+    pub(crate) identity_header: String,
+    /// Validators of federated assertions' issuers, by issuer and audience
+    /// (their keys cached and refreshed as for any API).
+    pub(crate) federated_issuers: crate::federated::IssuerCache,
 }
 
 /// A tenant of a directory snapshot, borrowed without copying it: the
@@ -208,6 +214,7 @@ impl State {
         keys: KeyRing,
         data_dir: Option<PathBuf>,
         issuer_base: String,
+        identity_header: String,
     ) -> Result<Self, crate::Error> {
         let dir = data_dir.as_deref();
         Ok(State {
@@ -226,6 +233,8 @@ impl State {
             log: Mutex::new(RequestLog::default()),
             sign_in_forms: FormTokens::default(),
             device_forms: FormTokens::default(),
+            identity_header,
+            federated_issuers: crate::federated::IssuerCache::default(),
             data_dir,
         })
     }

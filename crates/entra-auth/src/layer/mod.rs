@@ -13,6 +13,7 @@ use tower_layer::Layer;
 use crate::{Require, TokenSource, Validator};
 
 pub use future::ResponseFuture;
+#[cfg(feature = "axum")]
 pub(crate) use service::Anonymous;
 pub use service::AuthService;
 

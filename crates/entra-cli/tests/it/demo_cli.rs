@@ -308,6 +308,37 @@ async fn entra_demo_runs_the_whole_system_and_stops_on_ctrl_c() {
         .unwrap();
     let token = token["access_token"].as_str().unwrap().to_owned();
 
+    // A managed-identity token, got as the banner's two export lines say,
+    // is accepted by the API too (the system-assigned identity holds its
+    // application permissions).
+    let exported = |name: &str| {
+        demo.banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("export {name}=")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no export {name} line: {}", demo.banner))
+    };
+    let identity: Value = http
+        .get(format!(
+            "{}?api-version=2019-08-01&resource={}",
+            exported("IDENTITY_ENDPOINT"),
+            API_SCOPE.trim_end_matches("/.default")
+        ))
+        .header("X-IDENTITY-HEADER", exported("IDENTITY_HEADER"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = http
+        .get(format!("{api}/heroes"))
+        .bearer_auth(identity["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200, "{identity}");
+
     // Heroes created and listed through the API.
     for name in ["Deadpond", "Rusty-Man"] {
         let created = http

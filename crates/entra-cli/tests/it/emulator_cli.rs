@@ -430,6 +430,8 @@ fn help_documents_every_option_and_its_variable() {
         "ENTRA_EMULATOR_ALLOWED_HOSTS",
         "--admin-token",
         "ENTRA_EMULATOR_ADMIN_TOKEN",
+        "--identity-header",
+        "ENTRA_EMULATOR_IDENTITY_HEADER",
     ] {
         assert!(help.contains(expected), "{expected} missing: {help}");
     }
@@ -533,4 +535,89 @@ async fn finding_6_cli_admin_token_and_allowed_hosts() {
     running.signal("TERM");
     let (code, _) = running.wait(Duration::from_secs(5));
     assert_eq!(code.code(), Some(0));
+}
+
+/// The value of `export NAME=value` in the banner.
+fn exported(banner: &str, name: &str) -> String {
+    banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("export {name}=")))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no export {name} line in {banner}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_printed_identity_lines_get_managed_identity_tokens() {
+    let dir = TempDir::new("identity");
+    let data = dir.0.join("data");
+    let args = [
+        "emulator",
+        "--http-port",
+        "0",
+        "--no-https",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let mut command = entra(&dir.0, &args);
+    command.env(
+        "ENTRA_EMULATOR_IDENTITY_HEADER",
+        "header-from-the-environment",
+    );
+    let running = Running::start(command);
+    let endpoint = exported(&running.banner, "IDENTITY_ENDPOINT");
+    let header = exported(&running.banner, "IDENTITY_HEADER");
+    assert_eq!(header, "header-from-the-environment");
+    assert_eq!(
+        endpoint,
+        format!("http://localhost:{}/msi/token", running.port("HTTP"))
+    );
+    let url = format!(
+        "{}?api-version=2019-08-01&resource=api://6e74172b-be56-4843-9ff4-e66a39bb12e3",
+        endpoint.replace("localhost", "127.0.0.1")
+    );
+    let client = http_client(None);
+    let response = client
+        .get(&url)
+        .header("X-IDENTITY-HEADER", &header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["client_id"], "5a8b6c4d-2e1f-4a3b-9c8d-7e6f5a4b3c2d");
+    assert!(body["access_token"].is_string());
+    let response = client
+        .get(&url)
+        .header("X-IDENTITY-HEADER", "another")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    for line in [
+        "5a8b6c4d-2e1f-4a3b-9c8d-7e6f5a4b3c2d",
+        "a7c3e9f1-4b2d-4e8a-9f6c-1d3b5a7c9e2f",
+    ] {
+        assert!(running.banner.contains(line), "{line}: {}", running.banner);
+    }
+    drop(running);
+
+    // Without one, a random value per run.
+    let first = Running::start(entra(&dir.0, &args));
+    let random = exported(&first.banner, "IDENTITY_HEADER");
+    drop(first);
+    let second = Running::start(entra(&dir.0, &args));
+    assert_ne!(random, exported(&second.banner, "IDENTITY_HEADER"));
+    assert!(random.len() >= 32, "{random}");
+    drop(second);
+
+    // A value with a space is explained in one line.
+    let mut command = entra(&dir.0, &args);
+    command.env("ENTRA_EMULATOR_IDENTITY_HEADER", "has space");
+    let (code, stderr) = run_to_end(command);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("ENTRA_EMULATOR_IDENTITY_HEADER"),
+        "{stderr}"
+    );
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{applications, users};
+use super::{applications, identities, users};
 use crate::Error;
-use crate::config::{Application, Directory, User};
+use crate::config::{Application, Directory, FederatedIdentityCredential, ManagedIdentity, User};
 use crate::error::AdminError;
 use crate::state::State;
 use crate::store::JsonFile;
@@ -42,6 +42,24 @@ pub(super) enum AdminOp {
     RemoveApplication {
         tenant: String,
         app_id: String,
+    },
+    AddFederatedCredential {
+        tenant: String,
+        app_id: String,
+        credential: FederatedIdentityCredential,
+    },
+    RemoveFederatedCredential {
+        tenant: String,
+        app_id: String,
+        name: String,
+    },
+    AddManagedIdentity {
+        tenant: String,
+        identity: Box<ManagedIdentity>,
+    },
+    RemoveManagedIdentity {
+        tenant: String,
+        client_id: String,
     },
 }
 
@@ -80,6 +98,27 @@ impl AdminOp {
             AdminOp::RemoveApplication { tenant, app_id } => {
                 format!("remove application {app_id} from {tenant}")
             }
+            AdminOp::AddFederatedCredential {
+                tenant,
+                app_id,
+                credential,
+            } => format!(
+                "add federated identity credential {} to application {app_id} of {tenant}",
+                credential.name
+            ),
+            AdminOp::RemoveFederatedCredential {
+                tenant,
+                app_id,
+                name,
+            } => format!(
+                "remove federated identity credential {name} from application {app_id} of {tenant}"
+            ),
+            AdminOp::AddManagedIdentity { tenant, identity } => {
+                format!("add managed identity {} to {tenant}", identity.client_id)
+            }
+            AdminOp::RemoveManagedIdentity { tenant, client_id } => {
+                format!("remove managed identity {client_id} from {tenant}")
+            }
         }
     }
 }
@@ -106,6 +145,22 @@ fn apply(directory: &mut Directory, op: AdminOp) -> Result<AdminOp, AdminError> 
         } => applications::apply_add(directory, &tenant, application),
         AdminOp::RemoveApplication { tenant, app_id } => {
             applications::apply_remove(directory, &tenant, &app_id)
+        }
+        AdminOp::AddFederatedCredential {
+            tenant,
+            app_id,
+            credential,
+        } => identities::apply_add_federated(directory, &tenant, &app_id, credential),
+        AdminOp::RemoveFederatedCredential {
+            tenant,
+            app_id,
+            name,
+        } => identities::apply_remove_federated(directory, &tenant, &app_id, &name),
+        AdminOp::AddManagedIdentity { tenant, identity } => {
+            identities::apply_add_managed(directory, &tenant, *identity)
+        }
+        AdminOp::RemoveManagedIdentity { tenant, client_id } => {
+            identities::apply_remove_managed(directory, &tenant, &client_id)
         }
     }
 }
@@ -194,6 +249,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::error::ConfigError;
     use crate::util;
 
     fn demo() -> Directory {
@@ -261,6 +317,72 @@ mod tests {
             applied(&d, missing),
             Err(AdminError::UnknownUser { .. })
         ));
+    }
+
+    #[test]
+    fn identity_changes_are_checked_and_journaled_by_tenant_id() {
+        let d = demo();
+        let tid = d.tenants[0].tenant_id.clone();
+        let daemon = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f";
+        let fic = FederatedIdentityCredential {
+            id: None,
+            name: "gh".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "repo:contoso/heroes:ref:refs/heads/main".into(),
+            audiences: vec!["api://AzureADTokenExchange".into()],
+            description: None,
+        };
+        let add = AdminOp::AddFederatedCredential {
+            tenant: "contoso.onmicrosoft.com".into(),
+            app_id: daemon.to_uppercase(),
+            credential: fic.clone(),
+        };
+        let (next, op) = applied(&d, add.clone()).unwrap();
+        assert!(
+            matches!(&op, AdminOp::AddFederatedCredential { tenant, app_id, .. }
+            if *tenant == tid && app_id == daemon)
+        );
+        let text = serde_json::to_string(&op).unwrap();
+        assert!(
+            text.starts_with(r#"{"op":"addFederatedCredential""#),
+            "{text}"
+        );
+        assert!(matches!(
+            applied(&next, add),
+            Err(AdminError::FederatedCredentialExists { .. })
+        ));
+        let mut bad = fic;
+        bad.name = "bad".into();
+        bad.issuer = "http://not-loopback.example".into();
+        let bad = AdminOp::AddFederatedCredential {
+            tenant: tid.clone(),
+            app_id: daemon.into(),
+            credential: bad,
+        };
+        assert!(matches!(
+            applied(&d, bad),
+            Err(AdminError::InvalidDirectory(
+                ConfigError::FederatedCredential { .. }
+            ))
+        ));
+        let remove = AdminOp::RemoveManagedIdentity {
+            tenant: tid.clone(),
+            client_id: "00000000-0000-4000-8000-000000000000".into(),
+        };
+        assert!(matches!(
+            applied(&d, remove),
+            Err(AdminError::UnknownManagedIdentity { .. })
+        ));
+        let system = d.tenants[0].managed_identities[0].client_id.clone();
+        let (next, _) = applied(
+            &d,
+            AdminOp::RemoveManagedIdentity {
+                tenant: tid,
+                client_id: system,
+            },
+        )
+        .unwrap();
+        assert_eq!(next.tenants[0].managed_identities.len(), 1);
     }
 
     #[test]

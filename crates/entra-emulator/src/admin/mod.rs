@@ -9,6 +9,10 @@
 //! | `DELETE /_emulator/tenants/{tenant}/users/{objectId or upn}` | | 204; 404 |
 //! | `POST /_emulator/tenants/{tenant}/applications` | an app registration (`appId` generated when absent) | 201 with the registration; 409 if the app id or an App ID URI exists; 422 if invalid |
 //! | `DELETE /_emulator/tenants/{tenant}/applications/{appId}` | | 204; 404 |
+//! | `POST /_emulator/tenants/{tenant}/applications/{appId}/federatedIdentityCredentials` | a federated identity credential in Graph's shape (`name`, `issuer`, `subject`, `audiences`) | 201 with it; 404; 409 if the name exists; 422 if invalid |
+//! | `DELETE /_emulator/tenants/{tenant}/applications/{appId}/federatedIdentityCredentials/{name}` | | 204; 404 |
+//! | `POST /_emulator/tenants/{tenant}/managedIdentities` | a managed identity (`type`, `clientId`, `principalId`, `resourceId`, `appRoleAssignments`; ids generated when absent) | 201 with it; 409 if the client id exists; 422 if invalid |
+//! | `DELETE /_emulator/tenants/{tenant}/managedIdentities/{clientId}` | | 204; 404 |
 //! | `POST /_emulator/tenants/{tenant}/keys/rotate` | | `{"kid": ...}` |
 //! | `GET /_emulator/requests` | | the request log: `[{"time", "method", "path", "params": [[name, value]], "omitted_params", "status"}]`, values redacted by allow-list and cut short, at most 4 MiB |
 //! | `GET /_emulator/clock`, `POST /_emulator/clock` | `{"offsetSeconds": n}` and/or `{"fixed": unix or null}` | `{"now": unix}` |
@@ -61,6 +65,7 @@
 mod applications;
 mod clock;
 mod guard;
+mod identities;
 mod journal;
 mod keys;
 mod mint;
@@ -115,6 +120,22 @@ pub(crate) fn routes(guard: Arc<AdminGuard>) -> Router<Arc<State>> {
         .route(
             "/_emulator/tenants/{tenant}/applications/{app_id}",
             delete(applications::remove),
+        )
+        .route(
+            "/_emulator/tenants/{tenant}/applications/{app_id}/federatedIdentityCredentials",
+            post(identities::add_federated),
+        )
+        .route(
+            "/_emulator/tenants/{tenant}/applications/{app_id}/federatedIdentityCredentials/{name}",
+            delete(identities::remove_federated),
+        )
+        .route(
+            "/_emulator/tenants/{tenant}/managedIdentities",
+            post(identities::add_managed),
+        )
+        .route(
+            "/_emulator/tenants/{tenant}/managedIdentities/{client_id}",
+            delete(identities::remove_managed),
         )
         .route(
             "/_emulator/tenants/{tenant}/keys/rotate",
@@ -208,8 +229,12 @@ fn admin_status(refused: &AdminError) -> (StatusCode, &'static str) {
     match refused {
         AdminError::UnknownTenant { .. }
         | AdminError::UnknownUser { .. }
-        | AdminError::UnknownApplication { .. } => (StatusCode::NOT_FOUND, "not_found"),
+        | AdminError::UnknownApplication { .. }
+        | AdminError::UnknownManagedIdentity { .. }
+        | AdminError::UnknownFederatedCredential { .. } => (StatusCode::NOT_FOUND, "not_found"),
         AdminError::UserExists { .. }
+        | AdminError::ManagedIdentityExists { .. }
+        | AdminError::FederatedCredentialExists { .. }
         | AdminError::ObjectIdTaken { .. }
         | AdminError::ApplicationExists { .. }
         | AdminError::IdentifierUriTaken { .. } => (StatusCode::CONFLICT, "conflict"),

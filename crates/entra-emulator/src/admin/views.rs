@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::Refusal;
 use crate::config::{
-    AppRole, Application, KeyCredential, MemberType, PasswordCredential, PermissionScope, Platform,
-    ResourceAccess, RoleAssignment, Tenant, User,
+    AppRole, Application, FederatedIdentityCredential, KeyCredential, ManagedIdentity, MemberType,
+    PasswordCredential, PermissionScope, Platform, ResourceAccess, RoleAssignment, Tenant, User,
 };
 use crate::error::AdminError;
 use crate::state::{RequestRecord, State, lock};
@@ -29,6 +29,8 @@ struct TenantView<'a> {
     display_name: &'a str,
     applications: Vec<ApplicationView<'a>>,
     users: Vec<UserView<'a>>,
+    /// No secrets in them: shown as configured.
+    managed_identities: &'a [ManagedIdentity],
 }
 
 impl<'a> From<&'a Tenant> for TenantView<'a> {
@@ -43,6 +45,7 @@ impl<'a> From<&'a Tenant> for TenantView<'a> {
                 .map(ApplicationView::from)
                 .collect(),
             users: tenant.users.iter().map(UserView::from).collect(),
+            managed_identities: &tenant.managed_identities,
         }
     }
 }
@@ -119,6 +122,8 @@ pub(super) struct ApplicationView<'a> {
     required_resource_access: Vec<ResourceAccessView<'a>>,
     group_membership_claims: Option<&'a str>,
     service_principal_object_id: Option<&'a str>,
+    /// No secrets in them: shown as configured.
+    federated_identity_credentials: &'a [FederatedIdentityCredential],
 }
 
 impl<'a> From<&'a Application> for ApplicationView<'a> {
@@ -155,6 +160,7 @@ impl<'a> From<&'a Application> for ApplicationView<'a> {
                 .collect(),
             group_membership_claims: app.group_membership_claims.as_deref(),
             service_principal_object_id: app.service_principal_object_id.as_deref(),
+            federated_identity_credentials: &app.federated_identity_credentials,
         }
     }
 }

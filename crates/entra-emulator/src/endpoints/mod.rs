@@ -2,11 +2,14 @@
 //!
 //! - [`discovery`]: discovery documents, key sets, instance discovery.
 //! - [`token`]: the token endpoint (the grants are in [`crate::grants`]).
+//! - [`managed_identity`]: the App Service-style and IMDS-style
+//!   managed-identity endpoints.
 //! - [`devicecode`]: the device-code endpoint (its verification page is
 //!   [`crate::pages::devicelogin`]).
 
 pub(crate) mod devicecode;
 pub(crate) mod discovery;
+pub(crate) mod managed_identity;
 pub(crate) mod token;
 
 use std::sync::Arc;

@@ -27,7 +27,7 @@ pub(crate) async fn endpoint<const V1: bool>(
 ) -> Response {
     match body {
         Ok(body) => {
-            let mut response = handle(&state, &segment, &headers, &body, V1);
+            let mut response = handle(&state, &segment, &headers, &body, V1).await;
             let client_id = url::form_urlencoded::parse(&body)
                 .find(|(k, _)| k == "client_id")
                 .map(|(_, v)| v.into_owned());
@@ -97,7 +97,13 @@ fn allow_origin(response: &mut Response, headers: &HeaderMap, allowed: impl Fn(&
         .append(header::VARY, HeaderValue::from_static("origin"));
 }
 
-fn handle(state: &Shared, segment: &str, headers: &HeaderMap, body: &[u8], v1: bool) -> Response {
+async fn handle(
+    state: &Arc<Shared>,
+    segment: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    v1: bool,
+) -> Response {
     let now = state.now();
     let correlation = headers
         .get("client-request-id")
@@ -117,10 +123,13 @@ fn handle(state: &Shared, segment: &str, headers: &HeaderMap, body: &[u8], v1: b
         Err(e) => return fail(e),
     };
     let endpoints = token_endpoints(state, segment, &tenant.tenant_id, &tenant.domain);
-    let client = match client_auth::authenticate(&tenant, &form, headers, &endpoints, now) {
-        Ok(client) => client,
-        Err(e) => return fail(e),
-    };
+    // A federated assertion is judged first: its issuer's keys may need fetching.
+    let federated = crate::federated::verify(state, &tenant, &form).await;
+    let client =
+        match client_auth::authenticate(&tenant, &form, headers, &endpoints, federated, now) {
+            Ok(client) => client,
+            Err(e) => return fail(e),
+        };
     let ctx = Ctx {
         state,
         origin: headers.get(header::ORIGIN).is_some(),

@@ -6,6 +6,8 @@
 
 mod admin;
 mod authorization_code;
+mod azure_identity_node;
+mod azure_identity_python;
 mod browser;
 mod client_assertion;
 mod client_credentials;
@@ -18,6 +20,7 @@ mod finding_6;
 mod finding_8;
 mod finding_9;
 mod library;
+mod managed_identity;
 mod msal_node;
 mod msal_python;
 mod on_behalf_of;
@@ -29,3 +32,4 @@ mod restart;
 mod sign_in_pages;
 mod terraform_directory;
 mod token_versions;
+mod workload_identity;

@@ -64,6 +64,7 @@ fn directory(version: Option<u8>) -> Directory {
         tenant_id: OTHER_TENANT.into(),
         domain: "fabrikam.onmicrosoft.com".into(),
         display_name: "Fabrikam".into(),
+        managed_identities: Vec::new(),
         applications: vec![Application {
             app_id: OTHER_CLI.into(),
             display_name: "Fabrikam CLI".into(),

@@ -48,6 +48,7 @@ fn directory() -> Directory {
         tenant_id: OTHER_TENANT.into(),
         domain: "fabrikam.onmicrosoft.com".into(),
         display_name: "Fabrikam".into(),
+        managed_identities: Vec::new(),
         applications: vec![Application {
             app_id: OTHER_DAEMON.into(),
             display_name: "Fabrikam daemon".into(),
