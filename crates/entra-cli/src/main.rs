@@ -42,8 +42,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Run the heroes web app (sign in, heroes, todo items; port 8000).
     Web(web::Args),
-    /// Get an access token (client credentials or device code) and print it,
-    /// for `curl -H "Authorization: Bearer $(entra token)"`.
+    /// Get an access token (client credentials with a secret or a federated
+    /// token file, device code, or managed identity) and print it, for
+    /// `curl -H "Authorization: Bearer $(entra token)"`.
     Token(token::Args),
 }
 

@@ -6,4 +6,5 @@ mod api_cli;
 mod demo_cli;
 mod emulator_cli;
 mod inspect_cli;
+mod token_identity_cli;
 mod web_token_cli;
