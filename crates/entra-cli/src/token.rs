@@ -264,9 +264,9 @@ fn failed(e: entra_client::Error) -> Failure {
         entra_client::Error::Config(_)
         | entra_client::Error::Authority(_)
         | entra_client::Error::Credential(_) => misconfigured(e),
-        entra_client::Error::ManagedIdentity { status, .. } if matches!(status, 400..=403) => {
-            misconfigured(e)
-        }
+        entra_client::Error::ManagedIdentity {
+            status: 400..=403, ..
+        } => misconfigured(e),
         _ => Failure::Failed(one_line(&e.to_string())),
     }
 }

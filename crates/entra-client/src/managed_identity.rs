@@ -401,12 +401,14 @@ impl ManagedIdentityBuilder {
         self
     }
 
-    /// Until the endpoint has answered once, a request that gets no answer
-    /// within `timeout` reports the managed identity unavailable
-    /// ([`Error::CredentialUnavailable`]) instead of being retried: how a
-    /// credential chain tells "not on Azure" from "IMDS is slow" (default:
-    /// no probe; [`DefaultAzureCredential`](crate::DefaultAzureCredential)
-    /// probes with 1 second).
+    /// Until IMDS has answered once, a request that gets no answer within
+    /// `timeout` reports the managed identity unavailable
+    /// ([`Error::CredentialUnavailable`]) instead of being retried, and so
+    /// does IMDS's 400 (no such identity here): how a credential chain tells
+    /// "not on Azure" from "IMDS is slow" (default: no probe;
+    /// [`DefaultAzureCredential`](crate::DefaultAzureCredential) probes with
+    /// 1 second). The App Service protocol is never probed: its endpoint is
+    /// named by the environment.
     pub fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = Some(timeout);
         self
@@ -646,7 +648,11 @@ impl ManagedIdentityCredential {
         let started = Instant::now();
         let mut retries = 0u32;
         loop {
-            let probing = inner.state.load(Ordering::Acquire) == UNKNOWN;
+            // Only IMDS is probed: App Service's endpoint is named by the
+            // environment, so it is there.
+            let probing = source.kind == Kind::Imds
+                && inner.probe_timeout.is_some()
+                && inner.state.load(Ordering::Acquire) == UNKNOWN;
             let mut request = inner
                 .http
                 .get(target.clone())
@@ -659,7 +665,7 @@ impl ManagedIdentityCredential {
                 Ok(response) => response,
                 Err(e) => {
                     let error = transport_error(url, e);
-                    if probing && inner.probe_timeout.is_some() {
+                    if probing {
                         return Err(Error::CredentialUnavailable(format!(
                             "no managed identity endpoint answered at {url} ({})",
                             one_line(&error.to_string())
