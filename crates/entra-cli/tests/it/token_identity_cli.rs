@@ -358,11 +358,14 @@ async fn entra_token_with_a_federated_token_file_sends_it_as_the_assertion() {
     assert!(stderr.contains("AADSTS700211"), "{stderr}");
 }
 
+/// Arguments, environment, and what stderr must say.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_misconfiguration_is_one_line_and_exit_code_2() {
     let dir = TempDir::new("misconfigured");
     let missing = dir.0.join("no-such-token-file");
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             vec!["token", "--managed-identity"],
             vec![("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")],
