@@ -74,7 +74,7 @@ pub(crate) struct Args {
     /// Client credentials with the token in this file as the client
     /// assertion (workload identity federation), instead of a secret.
     #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
-    federated_token_file: Option<PathBuf>,
+    federated_token_file: Option<String>,
 
     /// Authority host: the local emulator by default,
     /// `https://login.microsoftonline.com` for Entra ID.
@@ -135,7 +135,13 @@ async fn client_credentials(args: &Args, local: bool) -> Result<String, Failure>
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let credential = match (secret, &args.federated_token_file) {
+    let federated = args
+        .federated_token_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from);
+    let credential = match (secret, &federated) {
         (Some(_), Some(_)) => {
             return Err(Failure::Misconfigured(
                 "both a client secret (AZURE_CLIENT_SECRET / --client-secret) and a federated token file (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file) are set: set one".into(),
