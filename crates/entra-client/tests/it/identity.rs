@@ -1011,3 +1011,62 @@ async fn no_secret_or_assertion_in_debug_output() {
     );
     assert!(outputs[1].contains("App Service"));
 }
+
+/// Kubernetes' atomic writer: the file is a symlink through `..data`, a
+/// symlink to a timestamped directory that is swapped on rotation.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_token_rotated_by_swapping_the_kubelets_symlink_is_picked_up() {
+    use std::os::unix::fs::symlink;
+
+    let dir = std::env::temp_dir().join(format!(
+        "entra-client-k8s-{}",
+        crate::common::unique_suffix()
+    ));
+    std::fs::create_dir_all(dir.join("..2026_01_01_00_00_00.1")).unwrap();
+    std::fs::create_dir_all(dir.join("..2026_01_01_00_48_00.2")).unwrap();
+    // Same length, and possibly the same modification time: only the
+    // target changes.
+    let first = jwt("k8s-token-1", now() + 3600);
+    let second = jwt("k8s-token-2", now() + 3600);
+    assert_eq!(first.len(), second.len());
+    std::fs::write(
+        dir.join("..2026_01_01_00_00_00.1/azure-identity-token"),
+        &first,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("..2026_01_01_00_48_00.2/azure-identity-token"),
+        &second,
+    )
+    .unwrap();
+    symlink("..2026_01_01_00_00_00.1", dir.join("..data")).unwrap();
+    symlink(
+        "..data/azure-identity-token",
+        dir.join("azure-identity-token"),
+    )
+    .unwrap();
+
+    let authority = authority_server(|_| true).await;
+    let clock = TestClock::default();
+    let client = entra_client::Client::builder(TENANT, APP)
+        .authority_host(authority.base.clone())
+        .clock(clock.clock())
+        .build_confidential(ClientCredential::federated_token_file(
+            dir.join("azure-identity-token"),
+        ))
+        .unwrap();
+    client
+        .acquire_token_for_client(&[API_DEFAULT])
+        .await
+        .unwrap();
+    symlink("..2026_01_01_00_48_00.2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    clock.advance(3600);
+    client
+        .acquire_token_for_client(&[API_DEFAULT])
+        .await
+        .unwrap();
+    assert_eq!(authority.state.assertions(), [first, second]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
