@@ -208,9 +208,12 @@ async fn managed_identity(args: &Args, local: bool) -> Result<String, Failure> {
         Some(client_id) => ManagedIdentityId::ClientId(client_id),
         None => ManagedIdentityId::SystemAssigned,
     };
+    // Off Azure, 169.254.169.254 does not answer: say so within seconds
+    // rather than after the retries of a minute.
     let credential = ManagedIdentityCredential::builder()
         .source(source)
         .identity(identity)
+        .probe_timeout(std::time::Duration::from_secs(3))
         .build()
         .map_err(misconfigured)?;
     let token = credential.get_token(&args.scopes).await.map_err(failed)?;

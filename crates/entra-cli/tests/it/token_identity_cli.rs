@@ -404,3 +404,27 @@ async fn identity_misconfiguration_is_one_line_and_exit_code_2() {
         assert!(output.stdout.is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absent_imds_fails_in_seconds_with_one_line() {
+    // A loopback port nothing listens on stands for 169.254.169.254 off Azure.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let dir = TempDir::new("no-imds");
+    let started = std::time::Instant::now();
+    let output = run(entra(
+        &dir.0,
+        &["token", "--managed-identity", "--imds-host", &host],
+    ))
+    .await;
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no managed identity endpoint answered at"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(output.stdout.is_empty());
+}
