@@ -27,8 +27,10 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    /// The client credential could not produce a client assertion (the
-    /// signature failed).
+    /// The client credential could not produce a client assertion: the
+    /// signature failed, the assertion callback failed, the federated token
+    /// file is unreadable or holds no JWT, the managed identity gave no
+    /// token for `api://AzureADTokenExchange`.
     #[error("the client credential failed: {0}")]
     Credential(String),
 
