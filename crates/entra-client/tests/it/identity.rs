@@ -1070,3 +1070,57 @@ async fn a_token_rotated_by_swapping_the_kubelets_symlink_is_picked_up() {
     assert_eq!(authority.state.assertions(), [first, second]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_chains_environment_step_takes_a_certificate_file() {
+    let (key_pem, cert_pem) = crate::client_credentials::new_certificate();
+    let dir = std::env::temp_dir().join(format!(
+        "entra-client-cert-{}",
+        crate::common::unique_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("app.pem");
+    std::fs::write(&pem, format!("{key_pem}{cert_pem}")).unwrap();
+    let thumbprint = entra_client::Certificate::from_pem(&key_pem, &cert_pem)
+        .unwrap()
+        .thumbprint_sha256()
+        .to_owned();
+    let authority = authority_server(|_| true).await;
+    let chain = DefaultAzureCredential::builder(settings(&[
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", APP),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", pem.to_str().unwrap()),
+        ("AZURE_AUTHORITY_HOST", &authority.base),
+    ]))
+    .build();
+    chain.get_token(&[API_DEFAULT]).await.unwrap();
+    assert_eq!(chain.selected(), Some("EnvironmentCredential"));
+    let assertion = authority.state.assertions().pop().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(assertion.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["x5t#S256"], thumbprint.as_str());
+
+    // An unreadable certificate file is the step's failure, and ends the chain.
+    std::fs::remove_file(&pem).unwrap();
+    let chain = DefaultAzureCredential::builder(settings(&[
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", APP),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", pem.to_str().unwrap()),
+    ]))
+    .build();
+    let message = chain
+        .get_token(&[API_DEFAULT])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("EnvironmentCredential authentication failed: invalid configuration: cannot read AZURE_CLIENT_CERTIFICATE_PATH"),
+        "{message}"
+    );
+    assert!(!message.contains("WorkloadIdentityCredential"), "{message}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
