@@ -1124,3 +1124,21 @@ async fn the_chains_environment_step_takes_a_certificate_file() {
     assert!(!message.contains("WorkloadIdentityCredential"), "{message}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn concurrent_requests_for_a_managed_identity_token_make_one_call() {
+    let server = mi_server(Protocol::Imds, &[]).await;
+    let credential = server.credential(ManagedIdentityId::SystemAssigned);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let credential = credential.clone();
+            tokio::spawn(async move { credential.get_token(&[API_DEFAULT]).await })
+        })
+        .collect();
+    let mut secrets = std::collections::HashSet::new();
+    for task in tasks {
+        secrets.insert(task.await.unwrap().unwrap().secret().to_owned());
+    }
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(server.state.requests().len(), 1);
+}
