@@ -84,8 +84,16 @@ pub struct WebConfig {
     pub tenant: String,
     /// The web app's application (client) id.
     pub client_id: String,
-    /// The web app's client secret. Never logged, never shown.
+    /// The web app's client secret. Never logged, never shown. Empty when
+    /// the app authenticates with a [federated token
+    /// file](Self::federated_token_file) instead.
     pub client_secret: String,
+    /// Workload identity federation instead of a secret: the file holding
+    /// the token the app registration's federated credential trusts
+    /// (`AZURE_FEDERATED_TOKEN_FILE`, e.g. a Kubernetes projected
+    /// service-account token), sent as the client assertion and read again
+    /// whenever it changes. Set this or the secret, not both.
+    pub federated_token_file: Option<PathBuf>,
     /// Where browsers reach this app (default `http://localhost:8000`). The
     /// redirect URI is this plus `/auth/callback`; with `https` the session
     /// cookie is `__Host-` prefixed and `Secure`.
@@ -130,6 +138,7 @@ impl fmt::Debug for WebConfig {
             .field("tenant", &self.tenant)
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .field("federated_token_file", &self.federated_token_file)
             .field("public_base_url", &self.public_base_url)
             .field("api_base_url", &self.api_base_url)
             .field("api_scopes", &self.api_scopes)
@@ -157,6 +166,7 @@ impl WebConfig {
             tenant: tenant.into(),
             client_id: client_id.into(),
             client_secret: client_secret.into(),
+            federated_token_file: None,
             public_base_url: demo::PUBLIC_BASE_URL.to_owned(),
             api_base_url: demo::API_BASE_URL.to_owned(),
             api_scopes: default_scopes(),
@@ -258,8 +268,26 @@ impl WebConfig {
     pub(crate) fn check(&self) -> Result<(), Error> {
         self.base()?;
         self.api_base()?;
-        if self.client_secret.is_empty() {
-            return Err(Error::Config("the client secret is empty".into()));
+        match &self.federated_token_file {
+            None if self.client_secret.is_empty() => {
+                return Err(Error::Config(
+                    "the client secret is empty (and no federated token file is set)".into(),
+                ));
+            }
+            Some(_) if !self.client_secret.is_empty() => {
+                return Err(Error::Config(
+                    "both a client secret and a federated token file are set: set one".into(),
+                ));
+            }
+            Some(file) => {
+                if let Err(e) = std::fs::metadata(file) {
+                    return Err(Error::Config(format!(
+                        "cannot read the federated token file {}: {e}",
+                        file.display()
+                    )));
+                }
+            }
+            None => {}
         }
         if self.api_scopes.iter().all(|s| is_oidc_scope(s)) {
             return Err(Error::Config(

@@ -194,7 +194,11 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
     if let Some(http) = &config.authority_http_client {
         builder = builder.http_client(http.clone());
     }
-    let client = builder.build_confidential(ClientCredential::secret(&config.client_secret))?;
+    let credential = match &config.federated_token_file {
+        Some(file) => ClientCredential::federated_token_file(file),
+        None => ClientCredential::secret(&config.client_secret),
+    };
+    let client = builder.build_confidential(credential)?;
 
     let authority_origin = url::Url::parse(&config.authority_host)
         .map(|u| u.origin().ascii_serialization())

@@ -45,8 +45,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Run the heroes web app (sign in, heroes, todo items; port 8000).
     Web(web::Args),
-    /// Get an access token (client credentials or device code) and print it,
-    /// for `curl -H "Authorization: Bearer $(entra token)"`.
+    /// Get an access token (client credentials with a secret or a federated
+    /// token file, device code, or managed identity) and print it, for
+    /// `curl -H "Authorization: Bearer $(entra token)"`.
     Token(token::Args),
     /// Probe URLs (e.g. http://127.0.0.1:8080/health/ready): exit code 0 when
     /// each answers 2xx (--any: one), else 1 with one line on stderr.

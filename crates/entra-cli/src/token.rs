@@ -7,13 +7,25 @@
 //! - `--device-code`: a user's token through the public `entra` CLI app:
 //!   the sign-in instructions go to stderr, the token to stdout once the
 //!   user has signed in in a browser.
+//! - `--managed-identity`: the token of the managed identity of the machine
+//!   it runs on: App Service / Container Apps (`IDENTITY_ENDPOINT` and
+//!   `IDENTITY_HEADER`), else IMDS (`AZURE_POD_IDENTITY_AUTHORITY_HOST`, or
+//!   the local emulator's IMDS-style endpoint when the authority is the
+//!   local emulator, or 169.254.169.254); `--client-id` names a
+//!   user-assigned identity.
+//! - `--federated-token-file` (`AZURE_FEDERATED_TOKEN_FILE`): client
+//!   credentials with the token in that file as the client assertion
+//!   (workload identity federation) instead of a secret.
 //!
 //! Nothing but the token is ever written to stdout; the token is never
 //! logged.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 
-use entra_client::{Client, ClientCredential};
+use entra_client::{
+    Client, ClientCredential, ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
+};
 
 use crate::Failure;
 use crate::authority::check_authority;
@@ -36,8 +48,33 @@ pub(crate) struct Args {
 
     /// A user's token with the device code flow: open the printed URL in a
     /// browser, enter the code, sign in.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "managed_identity")]
     device_code: bool,
+
+    /// The token of this machine's managed identity (App Service, Container
+    /// Apps, Functions, virtual machines); with --client-id, the
+    /// user-assigned identity of that client id.
+    #[arg(long, env = "ENTRA_MANAGED_IDENTITY")]
+    managed_identity: bool,
+
+    /// The App Service-style managed identity endpoint (with
+    /// --identity-header).
+    #[arg(long, env = "IDENTITY_ENDPOINT")]
+    identity_endpoint: Option<String>,
+
+    /// The value sent as X-IDENTITY-HEADER to the managed identity endpoint.
+    #[arg(long, env = "IDENTITY_HEADER", hide_env_values = true)]
+    identity_header: Option<String>,
+
+    /// Another IMDS host (default: the local emulator with a loopback
+    /// authority, else http://169.254.169.254).
+    #[arg(long, env = "AZURE_POD_IDENTITY_AUTHORITY_HOST")]
+    imds_host: Option<String>,
+
+    /// Client credentials with the token in this file as the client
+    /// assertion (workload identity federation), instead of a secret.
+    #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
+    federated_token_file: Option<String>,
 
     /// Authority host: the local emulator by default,
     /// `https://login.microsoftonline.com` for Entra ID.
@@ -77,6 +114,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let local = check_authority(&args.authority_host)?;
     let token = if args.device_code {
         device_code(&args).await?
+    } else if args.managed_identity {
+        managed_identity(&args, local).await?
     } else {
         client_credentials(&args, local).await?
     };
@@ -91,12 +130,39 @@ async fn client_credentials(args: &Args, local: bool) -> Result<String, Failure>
         .client_id
         .clone()
         .unwrap_or_else(|| DAEMON_CLIENT_ID.to_owned());
-    let secret = match args.client_secret.as_deref().map(str::trim) {
-        Some(secret) if !secret.is_empty() => secret.to_owned(),
-        _ if local && args.client_id.is_none() => DAEMON_SECRET.to_owned(),
-        _ => {
+    let secret = args
+        .client_secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let federated = args
+        .federated_token_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from);
+    let credential = match (secret, &federated) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::Misconfigured(
+                "both a client secret (AZURE_CLIENT_SECRET / --client-secret) and a federated token file (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file) are set: set one".into(),
+            ));
+        }
+        (Some(secret), None) => ClientCredential::secret(secret),
+        (None, Some(file)) => {
+            std::fs::metadata(file).map_err(|e| {
+                Failure::Misconfigured(format!(
+                    "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file): {e}",
+                    file.display()
+                ))
+            })?;
+            ClientCredential::federated_token_file(file)
+        }
+        (None, None) if local && args.client_id.is_none() => {
+            ClientCredential::secret(DAEMON_SECRET)
+        }
+        (None, None) => {
             return Err(Failure::Misconfigured(format!(
-                "AZURE_CLIENT_SECRET (or --client-secret) is required for client credentials with {} (the demo secret is the local emulator's daemon's only)",
+                "AZURE_CLIENT_SECRET (or --client-secret), or AZURE_FEDERATED_TOKEN_FILE (or --federated-token-file), is required for client credentials with {} (the demo secret is the local emulator's daemon's only)",
                 if local {
                     "another app than the demo daemon"
                 } else {
@@ -107,13 +173,59 @@ async fn client_credentials(args: &Args, local: bool) -> Result<String, Failure>
     };
     let client = Client::builder(args.tenant.trim(), client_id.trim())
         .authority_host(args.authority_host.trim().trim_end_matches('/'))
-        .build_confidential(ClientCredential::secret(secret))
+        .build_confidential(credential)
         .map_err(misconfigured)?;
     let token = client
         .acquire_token_for_client(&args.scopes)
         .await
         .map_err(failed)?;
     Ok(token.secret().to_owned())
+}
+
+async fn managed_identity(args: &Args, local: bool) -> Result<String, Failure> {
+    let set = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let source = match (set(&args.identity_endpoint), set(&args.identity_header)) {
+        (Some(endpoint), Some(header)) => ManagedIdentitySource::app_service(&endpoint, header),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Failure::Misconfigured(
+                "IDENTITY_ENDPOINT (--identity-endpoint) and IDENTITY_HEADER (--identity-header) go together: set both, or neither for IMDS".into(),
+            ));
+        }
+        (None, None) => match set(&args.imds_host) {
+            Some(host) => ManagedIdentitySource::imds_at(&imds_url(&host)),
+            // The local emulator serves IMDS's protocol too.
+            None if local => ManagedIdentitySource::imds_at(&imds_url(&args.authority_host)),
+            None => Ok(ManagedIdentitySource::imds()),
+        },
+    }
+    .map_err(misconfigured)?;
+    let identity = match set(&args.client_id) {
+        Some(client_id) => ManagedIdentityId::ClientId(client_id),
+        None => ManagedIdentityId::SystemAssigned,
+    };
+    // Off Azure, 169.254.169.254 does not answer: say so within seconds
+    // rather than after the retries of a minute.
+    let credential = ManagedIdentityCredential::builder()
+        .source(source)
+        .identity(identity)
+        .probe_timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(misconfigured)?;
+    let token = credential.get_token(&args.scopes).await.map_err(failed)?;
+    Ok(token.secret().to_owned())
+}
+
+/// IMDS's token endpoint on `host`.
+fn imds_url(host: &str) -> String {
+    format!(
+        "{}/metadata/identity/oauth2/token",
+        host.trim().trim_end_matches('/')
+    )
 }
 
 async fn device_code(args: &Args) -> Result<String, Failure> {
@@ -138,8 +250,7 @@ async fn device_code(args: &Args) -> Result<String, Failure> {
     Ok(sign_in.access_token.secret().to_owned())
 }
 
-/// Whether the authority is the local emulator (a loopback host); `http`
-/// elsewhere is refused.
+/// The lines of `text`, trimmed, on one line (errors are one line on stderr).
 fn one_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
@@ -152,11 +263,19 @@ fn misconfigured(e: entra_client::Error) -> Failure {
     Failure::Misconfigured(one_line(&e.to_string()))
 }
 
-/// A refusal of the authority (wrong secret, unknown app, bad scope) is a
-/// configuration problem; anything else (unreachable, declined) a failure.
+/// A refusal of the authority (wrong secret, unknown app, bad scope), an
+/// unusable credential (an unreadable token file) or a managed identity
+/// endpoint's refusal (unknown identity, wrong header) is a configuration
+/// problem; anything else (unreachable, declined, still failing after the
+/// retries) a failure.
 fn failed(e: entra_client::Error) -> Failure {
     match &e {
-        entra_client::Error::Config(_) | entra_client::Error::Authority(_) => misconfigured(e),
+        entra_client::Error::Config(_)
+        | entra_client::Error::Authority(_)
+        | entra_client::Error::Credential(_) => misconfigured(e),
+        entra_client::Error::ManagedIdentity {
+            status: 400..=403, ..
+        } => misconfigured(e),
         _ => Failure::Failed(one_line(&e.to_string())),
     }
 }

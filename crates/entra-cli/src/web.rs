@@ -5,7 +5,9 @@
 //! `entra emulator` and `entra api` beside it, then open
 //! <http://localhost:8000>. For real Entra ID set `AZURE_AUTHORITY_HOST`,
 //! `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` (the web
-//! app's registration, whose redirect URI is `{WEB_PUBLIC_URL}/auth/callback`).
+//! app's registration, whose redirect URI is `{WEB_PUBLIC_URL}/auth/callback`),
+//! or `AZURE_FEDERATED_TOKEN_FILE` instead of the secret (workload identity
+//! federation: the token in the file is the client assertion).
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +41,12 @@ pub(crate) struct Args {
     /// emulator only; any other authority needs one.
     #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
+
+    /// Instead of a secret: the file holding the token the app
+    /// registration's federated credential trusts (a Kubernetes projected
+    /// service-account token), read again whenever it changes.
+    #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
+    federated_token_file: Option<String>,
 
     /// Where browsers reach the app (default `http://localhost:{port}`); the
     /// redirect URI to register is this plus `/auth/callback`.
@@ -105,12 +113,32 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 /// The web app's configuration from the command line, checked.
 fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
     let local = check_authority(&args.authority_host)?;
-    let secret = match args.client_secret.as_deref().map(str::trim) {
-        Some(secret) if !secret.is_empty() => secret.to_owned(),
+    let federated = args
+        .federated_token_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from);
+    let secret = match (args.client_secret.as_deref().map(str::trim), &federated) {
+        (Some(secret), Some(_)) if !secret.is_empty() => {
+            return Err(Failure::Misconfigured(
+                "both a client secret (AZURE_CLIENT_SECRET / --client-secret) and a federated token file (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file) are set: set one".into(),
+            ));
+        }
+        (_, Some(file)) => {
+            std::fs::metadata(file).map_err(|e| {
+                Failure::Misconfigured(format!(
+                    "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file): {e}",
+                    file.display()
+                ))
+            })?;
+            String::new()
+        }
+        (Some(secret), None) if !secret.is_empty() => secret.to_owned(),
         _ if local => demo::CLIENT_SECRET.to_owned(),
         _ => {
             return Err(Failure::Misconfigured(format!(
-                "AZURE_CLIENT_SECRET (or --client-secret) is required with the authority {} (the demo secret works with the local emulator only)",
+                "AZURE_CLIENT_SECRET (or --client-secret), or AZURE_FEDERATED_TOKEN_FILE (or --federated-token-file), is required with the authority {} (the demo secret works with the local emulator only)",
                 args.authority_host.trim()
             )));
         }
@@ -127,6 +155,7 @@ fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
         args.client_id.trim(),
         secret,
     );
+    config.federated_token_file = federated;
     config.public_base_url = args
         .public_url
         .clone()
@@ -272,7 +301,12 @@ mod tests {
     /// given explicitly (empty) unless the test names them.
     fn args(argv: &[&str]) -> Args {
         let mut full = vec!["web"];
-        for flag in ["--client-secret", "--redis-url", "--session-store"] {
+        for flag in [
+            "--client-secret",
+            "--redis-url",
+            "--session-store",
+            "--federated-token-file",
+        ] {
             if !argv.contains(&flag) {
                 full.extend([flag, ""]);
             }
@@ -303,6 +337,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(remote.client_secret, "s");
+        assert!(remote.federated_token_file.is_none());
+    }
+
+    #[test]
+    fn a_federated_token_file_replaces_the_secret() {
+        let file = std::env::temp_dir().join(format!("entra-web-fic-{}", std::process::id()));
+        std::fs::write(&file, "a.b.c").unwrap();
+        let path = file.to_str().unwrap();
+        let remote = config(
+            &args(&[
+                "--authority-host",
+                "https://login.microsoftonline.com",
+                "--federated-token-file",
+                path,
+            ]),
+            8000,
+        )
+        .unwrap();
+        assert_eq!(remote.client_secret, "");
+        assert_eq!(remote.federated_token_file.as_deref(), Some(file.as_path()));
+        // Even with the local emulator, the file replaces the demo secret.
+        let local = config(&args(&["--federated-token-file", path]), 8000).unwrap();
+        assert_eq!(local.client_secret, "");
+        let both = config(
+            &args(&["--federated-token-file", path, "--client-secret", "s"]),
+            8000,
+        );
+        assert!(matches!(both, Err(Failure::Misconfigured(m)) if m.contains("set one")));
+        std::fs::remove_file(&file).unwrap();
+        let missing = config(&args(&["--federated-token-file", path]), 8000);
+        assert!(
+            matches!(missing, Err(Failure::Misconfigured(m)) if m.contains("cannot read the federated token file"))
+        );
     }
 
     #[test]

@@ -12,11 +12,15 @@
 //! {client id}|{tenant}|{oid}.{tid}|rt             a user's refresh token
 //! {client id}|{tenant}|app|at|{scopes}            an app-only token (client credentials)
 //! {client id}|{tenant}|obo.{sha256}|at|{scopes}   an on-behalf-of token, by the incoming token's digest
+//! msi.{protocol}.{identity}|{endpoint}|mi|at|{resource}   a managed identity's token
 //! ```
 //!
 //! `{scopes}` is the requested scope set, lower-cased, sorted, without
 //! duplicates and without the OpenID Connect scopes (`openid`, `profile`,
 //! `offline_access`), joined by spaces. Entra scopes are case-insensitive.
+//! A managed identity's key names the protocol (`App Service`, `IMDS`), the
+//! identity (`system`, `client_id=...`, `object_id=...`, `resource_id=...`)
+//! and the endpoint.
 //!
 //! # Groups
 //!
@@ -88,6 +92,7 @@ pub(crate) enum Owner<'a> {
     User(&'a Account),
     App,
     OnBehalfOf(&'a str),
+    ManagedIdentity,
 }
 
 /// An access token as stored.
@@ -155,6 +160,7 @@ impl TokenCache {
         let owner = match owner {
             Owner::User(account) => account.home_account_id().to_ascii_lowercase(),
             Owner::App => "app".to_owned(),
+            Owner::ManagedIdentity => "mi".to_owned(),
             Owner::OnBehalfOf(assertion) => {
                 format!("obo.{}", crate::util::sha256_b64(assertion.as_bytes()))
             }

@@ -1,10 +1,15 @@
 //! Building a client: authority, client id, redirect URI, credential, HTTP
 //! client, token cache, clock.
 //!
-//! The library reads no environment variable and no file: a binary loads its
-//! settings (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
+//! The library reads no environment variable: a binary loads its settings
+//! (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
 //! `AZURE_AUTHORITY_HOST` by the Azure SDK's names) and hands them to
-//! [`Client::builder`](crate::Client::builder).
+//! [`Client::builder`](crate::Client::builder), or passes its environment
+//! as a lookup function
+//! ([`EnvironmentSettings::from_lookup`](crate::EnvironmentSettings::from_lookup)).
+//! The only files it reads are those it is handed: a federated token file
+//! ([`ClientAssertion::from_file`](crate::ClientAssertion::from_file)), and
+//! the chain's `AZURE_CLIENT_CERTIFICATE_PATH`.
 
 use std::sync::Arc;
 use std::time::Duration;

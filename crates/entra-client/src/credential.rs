@@ -1,7 +1,10 @@
-//! How a confidential client proves who it is: a client secret, or a
-//! certificate (a client assertion it signs afresh for every request).
+//! How a confidential client proves who it is: a client secret, a
+//! certificate (a client assertion it signs afresh for every request), or
+//! a client assertion from elsewhere (workload identity federation: a
+//! callback, a federated token file, a managed identity; see
+//! [`ClientAssertion`]).
 //!
-//! Neither ever appears in `Debug` output or in an error.
+//! None ever appears in `Debug` output or in an error.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +17,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 
 use crate::Error;
+use crate::assertion::ClientAssertion;
+use crate::managed_identity::ManagedIdentityCredential;
 use crate::util::{random_guid, sha256_b64};
 
 /// The `client_assertion_type` of a JWT client assertion.
@@ -30,6 +35,9 @@ pub enum ClientCredential {
     Secret(ClientSecret),
     /// A certificate whose private key signs a client assertion (`private_key_jwt`).
     Certificate(Certificate),
+    /// A client assertion issued by someone the app registration trusts
+    /// through a federated identity credential (no secret at all).
+    Assertion(ClientAssertion),
 }
 
 impl ClientCredential {
@@ -42,6 +50,25 @@ impl ClientCredential {
     pub fn certificate(certificate: Certificate) -> Self {
         ClientCredential::Certificate(certificate)
     }
+
+    /// A federated client assertion ([`ClientAssertion::from_callback`],
+    /// [`from_file`](ClientAssertion::from_file),
+    /// [`from_managed_identity`](ClientAssertion::from_managed_identity)).
+    pub fn assertion(assertion: ClientAssertion) -> Self {
+        ClientCredential::Assertion(assertion)
+    }
+
+    /// Workload identity: the assertion is the token in `path`
+    /// (`AZURE_FEDERATED_TOKEN_FILE`), read again whenever the file changes.
+    pub fn federated_token_file(path: impl Into<std::path::PathBuf>) -> Self {
+        ClientCredential::Assertion(ClientAssertion::from_file(path))
+    }
+
+    /// A managed identity as the app registration's federated credential:
+    /// its token for `api://AzureADTokenExchange` is the assertion.
+    pub fn managed_identity(managed_identity: ManagedIdentityCredential) -> Self {
+        ClientCredential::Assertion(ClientAssertion::from_managed_identity(managed_identity))
+    }
 }
 
 impl fmt::Debug for ClientCredential {
@@ -49,6 +76,7 @@ impl fmt::Debug for ClientCredential {
         match self {
             ClientCredential::Secret(s) => f.debug_tuple("Secret").field(s).finish(),
             ClientCredential::Certificate(c) => f.debug_tuple("Certificate").field(c).finish(),
+            ClientCredential::Assertion(a) => f.debug_tuple("Assertion").field(a).finish(),
         }
     }
 }
@@ -56,6 +84,12 @@ impl fmt::Debug for ClientCredential {
 impl From<ClientSecret> for ClientCredential {
     fn from(secret: ClientSecret) -> Self {
         ClientCredential::Secret(secret)
+    }
+}
+
+impl From<ClientAssertion> for ClientCredential {
+    fn from(assertion: ClientAssertion) -> Self {
+        ClientCredential::Assertion(assertion)
     }
 }
 

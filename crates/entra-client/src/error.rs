@@ -27,8 +27,10 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    /// The client credential could not produce a client assertion (the
-    /// signature failed).
+    /// The client credential could not produce a client assertion: the
+    /// signature failed, the assertion callback failed, the federated token
+    /// file is unreadable or holds no JWT, the managed identity gave no
+    /// token for `api://AzureADTokenExchange`.
     #[error("the client credential failed: {0}")]
     Credential(String),
 
@@ -139,6 +141,32 @@ pub enum Error {
     /// backend's error.
     #[error("token store: {0}")]
     Store(#[source] Arc<StoreError>),
+
+    /// The credential is not configured here, or its source is absent (no
+    /// managed identity endpoint answered, no identity is assigned): a
+    /// [`DefaultAzureCredential`](crate::DefaultAzureCredential) goes on to
+    /// its next step.
+    #[error("credential unavailable: {0}")]
+    CredentialUnavailable(String),
+
+    /// The managed identity endpoint refused the request (an unknown
+    /// identity, a bad resource, a wrong `X-IDENTITY-HEADER`), or kept
+    /// answering an error that may pass after the retries. `reason` is the
+    /// endpoint's text: untrusted, escape it before rendering it in HTML.
+    #[error("the managed identity endpoint {url} refused (HTTP {status}): {reason}")]
+    ManagedIdentity {
+        /// The endpoint.
+        url: String,
+        /// The last HTTP status.
+        status: u16,
+        /// What the endpoint said.
+        reason: String,
+    },
+
+    /// No credential of a [`DefaultAzureCredential`](crate::DefaultAzureCredential)
+    /// gave a token: each one tried, and why.
+    #[error("{0}")]
+    CredentialChain(Box<crate::chain::ChainError>),
 }
 
 impl From<StoreError> for Error {

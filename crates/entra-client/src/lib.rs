@@ -14,8 +14,17 @@
 //!   ([`ConfidentialClient::acquire_token_for_client`]) and on-behalf-of
 //!   ([`ConfidentialClient::acquire_token_on_behalf_of`]).
 //! - [`credential`]: [`ClientCredential`]: a client secret (form body or HTTP
-//!   Basic) or a [`Certificate`] that signs a fresh client assertion (PS256
-//!   with `x5t#S256`, or RS256 with `x5t`) for every request.
+//!   Basic), a [`Certificate`] that signs a fresh client assertion (PS256
+//!   with `x5t#S256`, or RS256 with `x5t`) for every request, or a federated
+//!   [`ClientAssertion`] ([`assertion`]: from a callback, a federated token
+//!   file re-read when it changes, or a managed identity).
+//! - [`managed_identity`]: [`ManagedIdentityCredential`]: tokens from App
+//!   Service / Container Apps (`IDENTITY_ENDPOINT`, `X-IDENTITY-HEADER`) or
+//!   IMDS (`Metadata: true`), system- or user-assigned, with Microsoft's
+//!   retry guidance ([`RetryPolicy`]).
+//! - [`chain`]: [`DefaultAzureCredential`]: environment, then workload
+//!   identity, then managed identity, as azure-identity's chain; its error
+//!   lists every step.
 //! - [`authorization_code`]: sign-in with PKCE (S256), `state` and `nonce`:
 //!   [`Client::authorize_url`] → [`PendingAuthorization`] →
 //!   [`Client::complete_authorization`] → [`SignIn`].
@@ -82,13 +91,16 @@
 //! for an API calling another API, and [`Client::sign_out_url`] for sign-out.
 
 mod account;
+pub mod assertion;
 pub mod authorization_code;
 pub mod cache;
+pub mod chain;
 mod client;
 pub mod config;
 pub mod credential;
 pub mod device_code;
 mod error;
+pub mod managed_identity;
 mod protocol;
 pub mod sign_out;
 pub mod store;
@@ -96,16 +108,21 @@ mod token;
 mod util;
 
 pub use account::Account;
+pub use assertion::{AssertionRequest, ClientAssertion};
 pub use authorization_code::{
     AuthorizationRequest, AuthorizeUrl, Callback, PendingAuthorization, Prompt, ResponseMode,
 };
 pub use cache::TokenCache;
+pub use chain::{ChainAttempt, ChainError, DefaultAzureCredential, EnvironmentSettings};
 pub use client::{Client, ConfidentialClient};
 pub use config::{ClientBuilder, Clock};
 pub use credential::{AssertionAlgorithm, Certificate, ClientCredential, ClientSecret};
 pub use device_code::DeviceCodeFlow;
 pub use entra_auth::id_token::{IdToken, IdTokenError};
 pub use error::{Error, ServerError, StoreError};
+pub use managed_identity::{
+    ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource, RetryPolicy,
+};
 pub use protocol::Endpoints;
 pub use sign_out::SignOutRequest;
 pub use token::{AccessToken, SignIn};

@@ -152,7 +152,7 @@ impl fmt::Debug for TokenResponse {
 }
 
 /// `3599` or `"3599"` (Entra's v1 endpoints send numbers as strings).
-fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -303,6 +303,13 @@ impl TokenRequest<'_> {
             }
             Some(ClientCredential::Certificate(certificate)) => {
                 let assertion = certificate.assertion(client_id, url, self.settings.clock.now())?;
+                form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+                form.push(("client_assertion", assertion));
+            }
+            Some(ClientCredential::Assertion(assertion)) => {
+                let assertion = assertion
+                    .get(client_id, url, self.settings.clock.now())
+                    .await?;
                 form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
                 form.push(("client_assertion", assertion));
             }

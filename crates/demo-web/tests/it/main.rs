@@ -4,6 +4,7 @@
 
 mod browser;
 mod common;
+mod federated;
 mod finding_8;
 mod logs;
 mod pages;

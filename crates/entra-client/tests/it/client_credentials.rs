@@ -185,7 +185,7 @@ async fn an_unreachable_authority_is_a_transport_error() {
 }
 
 /// An RSA key (PKCS#8 PEM) and its self-signed certificate (PEM).
-fn new_certificate() -> (String, String) {
+pub(crate) fn new_certificate() -> (String, String) {
     let key = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let pkcs8 = key.as_der().unwrap().as_ref().to_vec();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&pkcs8);

@@ -29,18 +29,30 @@ pub fn genuine() -> Mutation {
     Arc::new(|_, token| token.to_owned())
 }
 
+/// Entra's side of a federated identity credential, played by the proxy:
+/// a token request whose client assertion is the expected one goes on to
+/// the emulator with the app's secret instead; any other assertion is
+/// refused as Entra does (AADSTS700211).
+#[derive(Default)]
+struct Federation {
+    expected: Option<(String, String)>,
+    seen: Vec<String>,
+}
+
 #[derive(Clone)]
 struct Proxy {
     emulator: Arc<Emulator>,
     http: reqwest::Client,
     base: String,
     mutate: Arc<Mutex<Mutation>>,
+    federation: Arc<Mutex<Federation>>,
 }
 
 /// A running tampering proxy; its base URL is the authority host to use.
 pub struct TamperingIdp {
     pub base: String,
     mutate: Arc<Mutex<Mutation>>,
+    federation: Arc<Mutex<Federation>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -48,6 +60,17 @@ impl TamperingIdp {
     /// Tampers from now on with `mutation`.
     pub fn set(&self, mutation: Mutation) {
         *self.mutate.lock().unwrap() = mutation;
+    }
+
+    /// From now on accepts `assertion` as the client's federated credential,
+    /// forwarding the request to the emulator with `secret` instead.
+    pub fn accept_assertion(&self, assertion: &str, secret: &str) {
+        self.federation.lock().unwrap().expected = Some((assertion.to_owned(), secret.to_owned()));
+    }
+
+    /// Every client assertion the client sent, in order.
+    pub fn assertions(&self) -> Vec<String> {
+        self.federation.lock().unwrap().seen.clone()
     }
 }
 
@@ -61,11 +84,13 @@ pub async fn start(emulator: Arc<Emulator>, mutation: Mutation) -> TamperingIdp 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let mutate = Arc::new(Mutex::new(mutation));
+    let federation = Arc::new(Mutex::new(Federation::default()));
     let state = Proxy {
         emulator,
         http: reqwest::Client::new(),
         base: base.clone(),
         mutate: mutate.clone(),
+        federation: federation.clone(),
     };
     let app = Router::new()
         .route(
@@ -77,7 +102,12 @@ pub async fn start(emulator: Arc<Emulator>, mutation: Mutation) -> TamperingIdp 
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    TamperingIdp { base, mutate, task }
+    TamperingIdp {
+        base,
+        mutate,
+        federation,
+        task,
+    }
 }
 
 async fn discovery(State(proxy): State<Proxy>, Path(tenant): Path<String>) -> Response {
@@ -104,6 +134,41 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let body = match form.iter().position(|(k, _)| k == "client_assertion") {
+        None => body,
+        Some(at) => {
+            let assertion = form.remove(at).1;
+            let mut federation = proxy.federation.lock().unwrap();
+            federation.seen.push(assertion.clone());
+            let typed = form.iter().any(|(k, v)| {
+                k == "client_assertion_type"
+                    && v == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            });
+            match &federation.expected {
+                Some((expected, secret)) if typed && *expected == assertion => {
+                    form.retain(|(k, _)| k != "client_assertion_type");
+                    form.push(("client_secret".into(), secret.clone()));
+                    Bytes::from(
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .extend_pairs(&form)
+                            .finish(),
+                    )
+                }
+                _ => {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(json!({
+                            "error": "invalid_client",
+                            "error_description": "AADSTS700211: No matching federated identity record found for presented assertion issuer.",
+                            "error_codes": [700211],
+                        })),
+                    )
+                        .into_response();
+                }
+            }
+        }
+    };
     let mut request = proxy
         .http
         .post(format!(
