@@ -6,6 +6,7 @@ mod authorization_code;
 mod client_credentials;
 mod common;
 mod device_code;
+mod emulator_identity;
 mod identity;
 mod on_behalf_of;
 mod silent;
