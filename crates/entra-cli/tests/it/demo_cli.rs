@@ -339,6 +339,29 @@ async fn entra_demo_runs_the_whole_system_and_stops_on_ctrl_c() {
         .unwrap();
     assert_eq!(listed.status(), 200, "{identity}");
 
+    // The same, without a secret, from the command line: `entra token
+    // --managed-identity` in a shell where the two lines were pasted.
+    let printed = Command::new(env!("CARGO_BIN_EXE_entra"))
+        .args(["token", "--managed-identity"])
+        .env("IDENTITY_ENDPOINT", exported("IDENTITY_ENDPOINT"))
+        .env("IDENTITY_HEADER", exported("IDENTITY_HEADER"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let cli_token = String::from_utf8(printed.stdout).unwrap();
+    let listed = http
+        .get(format!("{api}/heroes"))
+        .bearer_auth(cli_token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+
     // Heroes created and listed through the API.
     for name in ["Deadpond", "Rusty-Man"] {
         let created = http
