@@ -33,6 +33,9 @@
 //!   bad signatures, 1,000 tenants against one, and memory per cached
 //!   token. `--in-process` prints only the in-process figures (cached and
 //!   cold validation), for profiling. See the `scale` module.
+//! - `cargo xtask bench cold [--tokens N] [--cache N]`: one thread, cold
+//!   validation against the bare RS256 verification of the same tokens;
+//!   made to be counted with callgrind. See the `cold` module.
 //!
 //! # Layout
 //!
@@ -43,6 +46,7 @@
 //! - `wrk`: running `wrk` and reading its report; medians.
 
 mod api;
+mod cold;
 mod emulator;
 mod scale;
 mod wrk;
@@ -72,7 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                  cargo xtask bench api [--seconds N] [--connections N] [--rounds N] [--heroes N] \
                  [--postgres-url URL] [--skip-postgres]\n       \
                  cargo xtask bench scale [--seconds N] [--connections N] [--rounds N] [--tokens N] \
-                 [--tenants N] [--flood N] [--returning N] [--in-process]"
+                 [--tenants N] [--flood N] [--returning N] [--in-process]\n       \
+                 cargo xtask bench cold [--tokens N] [--cache N]"
             );
             std::process::exit(2);
         }
@@ -89,6 +94,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("scale") => {
             args.next();
             return scale::bench(args);
+        }
+        Some("cold") => {
+            args.next();
+            return cold::bench(args);
         }
         _ => {}
     }

@@ -494,6 +494,10 @@ pub(crate) fn bench(mut args: impl Iterator<Item = String>) -> Result<()> {
             cpus,
         )?;
         println!(
+            "memory: {:.2} KB per cached token ({cached} entries)",
+            memory_per_token / 1000.0
+        );
+        println!(
             "cached: one token {:.0} ns, rotation {:.0} ns; cold {:.0}/s vs bare {:.0}/s on {} threads: {:.2}x",
             inproc.one_ns,
             inproc.rotation_ns,

@@ -2,6 +2,7 @@
 //! managed-identity endpoints and federated identity credentials: each token
 //! is the one the heroes API's validator then accepts, with the identity's
 //! object id and its app roles.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use entra_client::{
     ClientAssertion, ClientCredential, Error, ManagedIdentityCredential, ManagedIdentityId,
@@ -123,7 +124,10 @@ async fn a_managed_identity_is_the_daemons_federated_credential() {
             ClientAssertion::from_managed_identity(identity(USER_ASSIGNED_CLIENT)),
         ))
         .unwrap();
-    let token = daemon.acquire_token_for_client(&[api_default()]).await.unwrap();
+    let token = daemon
+        .acquire_token_for_client(&[api_default()])
+        .await
+        .unwrap();
     let principal = validator.validate(token.secret()).await.unwrap();
     assert_eq!(principal.client_id(), Some(DAEMON));
     assert!(principal.is_app_only());
@@ -145,7 +149,9 @@ async fn a_managed_identity_is_the_daemons_federated_credential() {
         Err(Error::Authority(server)) => {
             assert_eq!(server.error, "invalid_client", "{server:?}");
             assert!(
-                server.aadsts.is_some_and(|code| code == 700213 || code == 70021),
+                server
+                    .aadsts
+                    .is_some_and(|code| code == 700213 || code == 70021),
                 "{server:?}"
             );
         }
