@@ -627,6 +627,13 @@ async fn only_an_admin_deletes_every_todo_item(h: &Harness) {
             .contains("insufficient_scope")
     );
     assert!(refused.header("www-authenticate").contains("Admin"));
+    // An app role is not a scope (RFC 6750 §3); the body names it.
+    assert!(!refused.header("www-authenticate").contains("scope="));
+    assert!(
+        refused.text.contains("\"missing\":\"app role Admin\""),
+        "{}",
+        refused.text
+    );
     h.delete("/todoitems", Some(&h.token(Who::Daemon)))
         .await
         .assert_problem(403);
