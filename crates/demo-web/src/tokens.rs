@@ -1,5 +1,5 @@
 //! `GET /me/tokens`: the decoded header and claims of the user's ID token and
-//! of the current access token, as seed 000 shows them, for learning.
+//! of the current access token, for learning.
 //!
 //! Never the raw tokens, never their signatures: the page is built from the
 //! decoded JSON only, every value escaped.

@@ -135,4 +135,11 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    #[test]
+    fn the_help_speaks_to_users() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("later"), "{help}");
+        assert!(help.contains("demo"), "{help}");
+    }
 }

@@ -734,6 +734,9 @@ async fn openapi_document_and_swagger_ui(h: &Harness) {
     let doc = &reply.json;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["info"]["title"], "Heroes API");
+    // Written for its readers: no development vocabulary.
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(!description.contains("seed"), "{description}");
 
     // The security scheme: authorization code against the configured tenant.
     let scheme = &doc["components"]["securitySchemes"]["entra"];
