@@ -46,8 +46,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Run the heroes web app (sign in, heroes, todo items; port 8000).
     Web(web::Args),
-    /// Get an access token (client credentials or device code) and print it,
-    /// for `curl -H "Authorization: Bearer $(entra token)"`.
+    /// Get an access token (client credentials, device code, or a user's
+    /// token from the emulator) and print it, for `curl -H "Authorization:
+    /// Bearer $(entra token)"`.
     Token(token::Args),
     /// Probe URLs (e.g. http://127.0.0.1:8080/health/ready): exit code 0 when
     /// each answers 2xx (--any: one), else 1 with one line on stderr.
@@ -69,10 +70,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A probe says what it found in one line of its own: libraries' logs
     // (a TLS verifier's error...) only when RUST_LOG asks for them.
-    init_logging(if matches!(cli.command, Command::Health(_)) {
-        "off"
-    } else {
-        "info"
+    // A certificate the platform verifier refuses is explained by the
+    // command itself, in words: not as the verifier's own error line.
+    // `entra token` prints a token or one line saying why not: the
+    // libraries' own warnings only when RUST_LOG asks for them.
+    init_logging(match cli.command {
+        Command::Health(_) => "off",
+        Command::Token(_) => "entra::token=info",
+        _ => "info,rustls_platform_verifier=off",
     });
     if let Err(e) = &dotenv {
         if !e.not_found() {

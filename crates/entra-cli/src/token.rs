@@ -109,11 +109,15 @@ const USER_SCOPES: [&str; 3] = ["Heroes.Read", "Heroes.Write", "Heroes.Delete"];
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let local = check_authority(&args.authority_host)?;
     let token = if let Some(user) = &args.user {
-        minted(&args, user, local).await?
+        minted(&args, user, local).await
     } else if args.device_code {
-        device_code(&args).await?
+        device_code(&args).await
     } else {
-        client_credentials(&args, local).await?
+        client_credentials(&args, local).await
+    };
+    let token = match token {
+        Ok(token) => token,
+        Err(failure) => return Err(explain_tls(&args, failure).await),
     };
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{token}")
@@ -267,6 +271,25 @@ async fn minted(args: &Args, user: &str, local: bool) -> Result<String, Failure>
                 "the emulator refused to mint the token: {why}{hint}"
             )))
         }
+    }
+}
+
+/// When the authority is `https` and its certificate is what failed, says
+/// so in words (the token client's error does not carry the TLS cause).
+async fn explain_tls(args: &Args, failure: Failure) -> Failure {
+    if !args.authority_host.trim().starts_with("https://") {
+        return failure;
+    }
+    let Ok(http) = http_client(args) else {
+        return failure;
+    };
+    match http.get(args.authority_host.trim()).send().await {
+        Err(e) => match crate::preflight::untrusted_certificate(&crate::preflight::error_chain(&e))
+        {
+            Some(why) => untrusted(&args.authority_host, why),
+            None => failure,
+        },
+        Ok(_) => failure,
     }
 }
 
