@@ -33,6 +33,18 @@ pub(crate) struct Hero {
 pub(crate) struct TodoItem {
     pub(crate) id: i64,
     pub(crate) title: String,
+    /// Whose item it is (an `Admin` sees everyone's).
+    #[serde(default)]
+    pub(crate) owner: Option<Owner>,
+}
+
+/// The owner of a todo item: a user's tenant and object id.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Owner {
+    #[serde(default)]
+    pub(crate) tenant_id: String,
+    #[serde(default)]
+    pub(crate) object_id: String,
 }
 
 /// One page of items.

@@ -5,6 +5,7 @@
 mod browser;
 mod common;
 mod finding_8;
+mod frictions;
 mod logs;
 mod pages;
 mod probes;
