@@ -512,3 +512,58 @@ fn token_and_inspect_options_have_their_variables() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("emulator/tls/ca.pem"), "{help}");
 }
+
+/// `entra demo` honours `DATABASE_URL` and `REDIS_URL` (a URL that is not
+/// one is exit 2), and its banner names the database, the session store
+/// and the emulator's CA.
+#[tokio::test(flavor = "multi_thread")]
+async fn entra_demo_honours_database_url_and_prints_the_ca() {
+    let dir = TempDir::new("demo");
+    let data = dir.0.join("data").display().to_string();
+    let ports = [
+        "--emulator-port",
+        "0",
+        "--emulator-https-port",
+        "0",
+        "--api-port",
+        "0",
+        "--web-port",
+        "0",
+    ];
+    for (name, value) in [
+        ("DATABASE_URL", "mysql://x@y/z"),
+        ("REDIS_URL", "memcached://x"),
+    ] {
+        let mut command = entra(&dir.0, &["demo", "--data-dir", &data]);
+        command.args(ports).env(name, value);
+        let result = run(command).await;
+        assert_one_line_exit_2(name, &result);
+        assert!(result.2.contains(name), "{}", result.2);
+    }
+    let custom = dir.0.join("elsewhere").join("heroes.db");
+    std::fs::create_dir_all(custom.parent().unwrap()).unwrap();
+    let mut command = entra(&dir.0, &["demo", "--data-dir", &data]);
+    command.args(ports).env(
+        "DATABASE_URL",
+        format!("sqlite://{}?mode=rwc", custom.display()),
+    );
+    let running = Running::start(command);
+    running
+        .until("the banner", |out, _| out.contains("Press Ctrl-C"))
+        .await;
+    let banner = running.out();
+    assert!(banner.contains("heroes.db"), "{banner}");
+    assert!(custom.exists(), "{banner}");
+    assert!(!dir.0.join("data/api/demo-api.db").exists(), "{banner}");
+    let ca = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("trust CA"))
+        .unwrap_or_else(|| panic!("{banner}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(ca.ends_with("emulator/tls/ca.pem"), "{ca}");
+    assert!(Path::new(&ca).exists(), "{ca}");
+    assert!(banner.contains("sessions     SQLite"), "{banner}");
+}
