@@ -46,7 +46,7 @@ pub enum Error {
         /// What the route requires, which the token does not meet.
         required: Require,
         /// The part of `required` the token lacks ([`Require::unmet`]).
-        missing: Require,
+        missing: Box<Require>,
     },
 
     /// The token is valid but was obtained by a client application that is not
@@ -186,7 +186,7 @@ mod tests {
             (
                 Error::InsufficientScope {
                     required: Require::scope("Heroes.Read"),
-                    missing: Require::scope("Heroes.Read"),
+                    missing: Box::new(Require::scope("Heroes.Read")),
                 },
                 403,
                 Some("Bearer error=\"insufficient_scope\", scope=\"Heroes.Read\""),
@@ -194,7 +194,7 @@ mod tests {
             (
                 Error::InsufficientScope {
                     required: Require::role("Admin"),
-                    missing: Require::role("Admin"),
+                    missing: Box::new(Require::role("Admin")),
                 },
                 403,
                 Some(
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(
             Error::InsufficientScope {
                 required: either.clone(),
-                missing: either,
+                missing: Box::new(either),
             }
             .to_string(),
             "the token lacks scope Heroes.Read or app permission Heroes.Read"
@@ -261,7 +261,7 @@ mod tests {
         let both = Require::scope("Heroes.Read").and(Require::role("Admin"));
         let error = Error::InsufficientScope {
             required: both,
-            missing: Require::role("Admin"),
+            missing: Box::new(Require::role("Admin")),
         };
         assert_eq!(
             error.to_string(),

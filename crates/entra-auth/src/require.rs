@@ -179,7 +179,7 @@ impl Require {
             None => Ok(()),
             Some(missing) => Err(Error::InsufficientScope {
                 required: self.clone(),
-                missing,
+                missing: Box::new(missing),
             }),
         }
     }
