@@ -72,11 +72,12 @@ fn main() -> ExitCode {
     // (a TLS verifier's error...) only when RUST_LOG asks for them.
     // A certificate the platform verifier refuses is explained by the
     // command itself, in words: not as the verifier's own error line.
-    // `entra token` prints a token or one line saying why not: the
-    // libraries' own warnings only when RUST_LOG asks for them.
+    // `entra token` prints a token or one line saying why not, and `entra
+    // inspect` explains each check itself: the libraries' own warnings only
+    // when RUST_LOG asks for them.
     init_logging(match cli.command {
         Command::Health(_) => "off",
-        Command::Token(_) => "entra::token=info",
+        Command::Token(_) | Command::Inspect(_) => "entra::token=info,entra::inspect=info",
         _ => "info,rustls_platform_verifier=off",
     });
     if let Err(e) = &dotenv {

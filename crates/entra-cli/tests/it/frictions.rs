@@ -397,6 +397,38 @@ async fn entra_token_trusts_a_ca_file_and_explains_an_untrusted_certificate() {
     .await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.starts_with("eyJ"), "{stdout}");
+    // entra inspect says the same in its key check, and trusts --ca-file.
+    let (_, token, _) = run(entra(
+        &dir.0,
+        &["token", "--authority-host", &https, "--ca-file", &ca],
+    ))
+    .await;
+    let inspect = |extra: &[&str]| {
+        let mut args = vec![
+            "inspect",
+            token.trim(),
+            "--client-id",
+            API,
+            "--authority-host",
+            &https,
+        ];
+        args.extend_from_slice(extra);
+        entra(&dir.0, &args)
+    };
+    let (code, stdout, stderr) = run(inspect(&[])).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let key = stdout
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("key"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        key.contains("the certificate of localhost is not trusted") && key.contains("--ca-file"),
+        "{key}"
+    );
+    assert!(!stderr.contains("UnknownIssuer"), "{stderr}");
+    let (code, stdout, stderr) = run(inspect(&["--ca-file", &ca])).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+
     // --user over HTTPS too, with ENTRA_CA_FILE.
     let mut command = entra(
         &dir.0,
