@@ -121,6 +121,7 @@ impl User {
         let refused = || {
             Error::Auth(entra_auth::Error::InsufficientScope {
                 required: Require::delegated(),
+                missing: Box::new(Require::delegated()),
             })
         };
         Require::delegated().check(principal).map_err(Error::Auth)?;

@@ -48,8 +48,8 @@ const SCOPES: [(&str, &str); 3] = [
 #[openapi(
     info(
         title = "Heroes API",
-        description = "The reference API protected by entra-auth: heroes (seeds 000 and 001) and \
-            todo items (seed 003). Sign in with **Authorize**: the authorization-code flow with \
+        description = "The reference API protected by entra-auth: heroes and each signed-in \
+            user's todo items. Sign in with **Authorize**: the authorization-code flow with \
             PKCE against the configured Entra ID tenant (or the local emulator). Daemons call the \
             heroes routes with an app-only token carrying the application permission of the same \
             name (client credentials, scope `api://{client id}/.default`)."

@@ -1,4 +1,4 @@
-//! `/todoitems` (seed 003's endpoint table): items belong to the signed-in
+//! `/todoitems`: items belong to the signed-in
 //! user who created them; an `Admin` sees and deletes every one.
 //!
 //! | route | who |

@@ -33,6 +33,18 @@ pub(crate) struct Hero {
 pub(crate) struct TodoItem {
     pub(crate) id: i64,
     pub(crate) title: String,
+    /// Whose item it is (an `Admin` sees everyone's).
+    #[serde(default)]
+    pub(crate) owner: Option<Owner>,
+}
+
+/// The owner of a todo item: a user's tenant and object id.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Owner {
+    #[serde(default)]
+    pub(crate) tenant_id: String,
+    #[serde(default)]
+    pub(crate) object_id: String,
 }
 
 /// One page of items.
@@ -61,6 +73,9 @@ pub(crate) struct NewTodoItem {
 struct Problem {
     #[serde(default)]
     detail: Option<String>,
+    /// What a `403` says the token lacks (entra-auth's `missing`).
+    #[serde(default)]
+    missing: Option<String>,
     #[serde(default)]
     errors: Vec<FieldError>,
 }
@@ -82,8 +97,9 @@ pub(crate) enum ApiFailure {
     /// signed by a key it does not know).
     Unauthorized { detail: Option<String> },
     /// `403`: the token lacks a scope or role (`missing`, from
-    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`),
-    /// or the item belongs to someone else.
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`,
+    /// else the problem's `missing`: `app role Admin`), or the item belongs
+    /// to someone else.
     Forbidden {
         missing: Option<String>,
         detail: Option<String>,
@@ -213,9 +229,7 @@ impl Api {
         let failure = match status {
             StatusCode::UNAUTHORIZED => ApiFailure::Unauthorized { detail },
             StatusCode::FORBIDDEN => ApiFailure::Forbidden {
-                missing: challenge
-                    .as_deref()
-                    .and_then(|c| challenge_param(c, "scope")),
+                missing: missing(challenge.as_deref(), problem.missing),
                 detail,
             },
             StatusCode::NOT_FOUND => ApiFailure::NotFound { detail },
@@ -284,9 +298,34 @@ fn challenge_param(challenge: &str, name: &str) -> Option<String> {
     None
 }
 
+/// What a `403` says the token lacks: the scope to ask for, from the
+/// challenge; else (an app role is not a scope) the problem's `missing`.
+fn missing(challenge: Option<&str>, problem: Option<String>) -> Option<String> {
+    challenge
+        .and_then(|c| challenge_param(c, "scope"))
+        .or(problem.filter(|m| !m.trim().is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_role_is_read_from_the_problem_details() {
+        let role =
+            r#"Bearer error="insufficient_scope", error_description="requires app role Admin""#;
+        assert_eq!(
+            missing(Some(role), Some("app role Admin".into())).as_deref(),
+            Some("app role Admin")
+        );
+        let scope = r#"Bearer error="insufficient_scope", scope="Heroes.Delete""#;
+        assert_eq!(
+            missing(Some(scope), Some("scope Heroes.Delete".into())).as_deref(),
+            Some("Heroes.Delete")
+        );
+        assert_eq!(missing(Some(role), Some(" ".into())), None);
+        assert_eq!(missing(None, None), None);
+    }
 
     #[test]
     fn the_missing_scope_is_read_from_the_challenge() {

@@ -1,6 +1,5 @@
 //! Decoding a JWT for display: its header and its claims, never its
-//! signature, and never the raw token (`/me/tokens`, as seed 000 shows
-//! them, for learning).
+//! signature, and never the raw token (`/me/tokens`, for learning).
 //!
 //! Nothing here validates: the ID token was validated at sign-in by
 //! entra-client, the access token is validated by the API that receives it.

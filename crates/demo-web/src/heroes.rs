@@ -3,8 +3,10 @@
 //!
 //! Each calls the heroes API with the user's access token (refreshed
 //! silently; when only a new sign-in can get one, the browser is sent to
-//! `/auth/login`), then `303` to `/`. A refusal of the API is a page that
-//! explains it, with the API's status (`403` names the missing scope).
+//! `/auth/login`), then `303` to `/`. Invalid input (the API's `422`) is the
+//! start page again, the form keeping what was typed and the reasons beside
+//! it; any other refusal of the API is a page that explains it, with the
+//! API's status (`403` names the missing scope).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,9 +17,10 @@ use http::{HeaderMap, StatusCode};
 use crate::api::{ApiFailure, NewHero, NewTodoItem};
 use crate::csrf;
 use crate::forms::{self, Form};
-use crate::home::explain;
+use crate::home::{FormId, Refused, explain, signed_in};
 use crate::html::error_page;
 use crate::server::{App, Visitor, no_session, see_other};
+use crate::session::Session;
 
 /// `POST /heroes` (form: `name`, `secret_name`, `age`).
 pub(crate) async fn create_hero(
@@ -25,7 +28,7 @@ pub(crate) async fn create_hero(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (form, token) = match authorize(&app, &headers, &body).await {
+    let (form, token, session) = match authorize(&app, &headers, &body).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -33,14 +36,11 @@ pub(crate) async fn create_hero(
         None => None,
         Some(Ok(age)) => Some(age),
         Some(Err(_)) => {
-            return done(
-                &app,
-                Err(ApiFailure::Invalid {
-                    detail: None,
-                    fields: vec![("age".into(), "must be a whole number".into())],
-                }),
-                "The hero was not created",
-            );
+            let failure = ApiFailure::Invalid {
+                detail: None,
+                fields: vec![("age".into(), "must be a whole number".into())],
+            };
+            return again(&app, &session, FormId::Hero, &form, &failure).await;
         }
     };
     let hero = NewHero {
@@ -48,8 +48,12 @@ pub(crate) async fn create_hero(
         secret_name: form.text("secret_name").unwrap_or_default(),
         age,
     };
-    let result = app.api.create_hero(token.secret(), &hero).await;
-    done(&app, result, "The hero was not created")
+    match app.api.create_hero(token.secret(), &hero).await {
+        Err(failure @ ApiFailure::Invalid { .. }) => {
+            again(&app, &session, FormId::Hero, &form, &failure).await
+        }
+        result => done(&app, result, "The hero was not created"),
+    }
 }
 
 /// `POST /heroes/{id}/delete`.
@@ -59,7 +63,7 @@ pub(crate) async fn delete_hero(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (_, token) = match authorize(&app, &headers, &body).await {
+    let (_, token, _) = match authorize(&app, &headers, &body).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -80,15 +84,19 @@ pub(crate) async fn create_todo_item(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (form, token) = match authorize(&app, &headers, &body).await {
+    let (form, token, session) = match authorize(&app, &headers, &body).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
     let item = NewTodoItem {
         title: form.text("title").unwrap_or_default(),
     };
-    let result = app.api.create_todo_item(token.secret(), &item).await;
-    done(&app, result, "The todo item was not added")
+    match app.api.create_todo_item(token.secret(), &item).await {
+        Err(failure @ ApiFailure::Invalid { .. }) => {
+            again(&app, &session, FormId::Todo, &form, &failure).await
+        }
+        result => done(&app, result, "The todo item was not added"),
+    }
 }
 
 /// `POST /todoitems/{id}/delete`.
@@ -98,7 +106,7 @@ pub(crate) async fn delete_todo_item(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (_, token) = match authorize(&app, &headers, &body).await {
+    let (_, token, _) = match authorize(&app, &headers, &body).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -119,7 +127,7 @@ async fn authorize(
     app: &App,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Form, AccessToken), Response> {
+) -> Result<(Form, AccessToken, Box<Session>), Response> {
     let form = forms::parse(body);
     let session = match app.visitor(headers).await? {
         Visitor::SignedIn(session) => session,
@@ -131,7 +139,28 @@ async fn authorize(
     };
     // A form cannot be replayed after a new sign-in: back to the start page.
     let token = app.access_token(user, "/").await?;
-    Ok((form, token))
+    Ok((form, token, session))
+}
+
+/// The start page again (`422`), the refused form keeping its input, with
+/// the reasons beside it.
+async fn again(
+    app: &App,
+    session: &Session,
+    form: FormId,
+    input: &Form,
+    failure: &ApiFailure,
+) -> Response {
+    signed_in(
+        app,
+        session,
+        Some(Refused {
+            form,
+            input,
+            failure,
+        }),
+    )
+    .await
 }
 
 /// A positive integer id.

@@ -6,6 +6,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 
 use crate::api::{ApiFailure, Hero, TodoItem};
+use crate::forms::Form;
 use crate::html::{csrf_field, escape, page};
 use crate::server::{App, Visitor};
 use crate::session::Session;
@@ -24,7 +25,7 @@ pub(crate) async fn index(State(app): State<App>, headers: HeaderMap) -> Respons
             response
         }
         Ok(Visitor::Pending(_)) => signed_out(false),
-        Ok(Visitor::SignedIn(session)) => signed_in(&app, &session).await,
+        Ok(Visitor::SignedIn(session)) => signed_in(&app, &session, None).await,
     }
 }
 
@@ -47,8 +48,65 @@ fn signed_out(ended: bool) -> Response {
     )
 }
 
-/// The start page of a signed-in user.
-async fn signed_in(app: &App, session: &Session) -> Response {
+/// Which of the start page's forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FormId {
+    /// `create-hero`.
+    Hero,
+    /// `create-todo`.
+    Todo,
+}
+
+/// A form the API refused as invalid: the start page again, with the input
+/// kept and the reasons beside the form.
+#[derive(Debug)]
+pub(crate) struct Refused<'a> {
+    pub(crate) form: FormId,
+    pub(crate) input: &'a Form,
+    pub(crate) failure: &'a ApiFailure,
+}
+
+/// `value="..."` for a field of the refused form, if it is this one.
+fn kept(refused: Option<&Refused<'_>>, form: FormId, field: &str) -> String {
+    refused
+        .filter(|r| r.form == form)
+        .and_then(|r| r.input.get(field))
+        .map(|v| format!(" value=\"{}\"", escape(v)))
+        .unwrap_or_default()
+}
+
+/// The reasons a form was refused, above it.
+fn reasons(app: &App, refused: Option<&Refused<'_>>, form: FormId) -> String {
+    match refused.filter(|r| r.form == form) {
+        Some(r) => {
+            let id = match form {
+                FormId::Hero => "create-hero-error",
+                FormId::Todo => "create-todo-error",
+            };
+            format!("<div id=\"{id}\">{}</div>", explain(app, r.failure))
+        }
+        None => String::new(),
+    }
+}
+
+/// Whether the access token grants the `Admin` app role (the API lists
+/// every user's todo items to an admin).
+fn is_admin(access_token: &str) -> bool {
+    crate::claims::decode(access_token).is_some_and(|d| {
+        d.claims["roles"]
+            .as_array()
+            .is_some_and(|roles| roles.iter().any(|r| r == "Admin"))
+    })
+}
+
+/// The start page of a signed-in user; with `refused`, the form the API
+/// refused is shown again with its input and the reasons (`422`).
+pub(crate) async fn signed_in(
+    app: &App,
+    session: &Session,
+    refused: Option<Refused<'_>>,
+) -> Response {
+    let refused = refused.as_ref();
     let Some(user) = &session.data.user else {
         return signed_out(false);
     };
@@ -76,13 +134,16 @@ async fn signed_in(app: &App, session: &Session) -> Response {
         .flatten()
         .map(ApiFailure::status)
         .next()
+        .or(refused.map(|r| r.failure.status()))
         .unwrap_or(StatusCode::OK);
+    let admin = is_admin(token.secret());
+    let me = user.account.object_id();
     let heroes_html = match &heroes {
         Ok(heroes) => heroes_table(heroes, &csrf),
         Err(failure) => explain(app, failure),
     };
     let todo_html = match &todo_items {
-        Ok(items) => todo_list(items, &csrf),
+        Ok(items) => todo_list(items, &csrf, admin.then_some(me)),
         Err(failure) => explain(app, failure),
     };
     let body = format!(
@@ -91,17 +152,28 @@ async fn signed_in(app: &App, session: &Session) -> Response {
          <form class=\"inline\" method=\"post\" action=\"/auth/logout\">{csrf}\
          <button class=\"secondary\" id=\"sign-out\" type=\"submit\">Sign out</button></form></div>\
          <h1>Heroes</h1>{heroes_html}\
-         <h2>New hero</h2>\
+         <h2>New hero</h2>{hero_reasons}\
          <form id=\"create-hero\" method=\"post\" action=\"/heroes\">{csrf}\
-         <input id=\"hero-name\" name=\"name\" placeholder=\"Name\" required maxlength=\"100\">\
-         <input id=\"hero-secret-name\" name=\"secret_name\" placeholder=\"Secret name\" required maxlength=\"100\">\
-         <input id=\"hero-age\" name=\"age\" type=\"number\" min=\"0\" max=\"10000\" placeholder=\"Age\">\
+         <input id=\"hero-name\" name=\"name\" placeholder=\"Name\" required maxlength=\"100\"{kept_name}>\
+         <input id=\"hero-secret-name\" name=\"secret_name\" placeholder=\"Secret name\" required maxlength=\"100\"{kept_secret}>\
+         <input id=\"hero-age\" name=\"age\" type=\"number\" min=\"0\" max=\"10000\" placeholder=\"Age\"{kept_age}>\
          <button id=\"create-hero-button\" type=\"submit\">Create</button></form>\
-         <h2>Your todo items</h2>{todo_html}\
+         <h2>{todo_heading}</h2>{todo_html}{todo_reasons}\
          <form id=\"create-todo\" method=\"post\" action=\"/todoitems\">{csrf}\
-         <input id=\"todo-title\" name=\"title\" placeholder=\"Something to do\" required maxlength=\"200\">\
+         <input id=\"todo-title\" name=\"title\" placeholder=\"Something to do\" required maxlength=\"200\"{kept_title}>\
          <button id=\"create-todo-button\" type=\"submit\">Add</button></form>",
         name = escape(name),
+        hero_reasons = reasons(app, refused, FormId::Hero),
+        todo_reasons = reasons(app, refused, FormId::Todo),
+        kept_name = kept(refused, FormId::Hero, "name"),
+        kept_secret = kept(refused, FormId::Hero, "secret_name"),
+        kept_age = kept(refused, FormId::Hero, "age"),
+        kept_title = kept(refused, FormId::Todo, "title"),
+        todo_heading = if admin {
+            "Todo items (yours and, as an Admin, everyone's)"
+        } else {
+            "Your todo items"
+        },
     );
     page(status, "Heroes", &body)
 }
@@ -130,15 +202,28 @@ fn heroes_table(heroes: &[Hero], csrf: &str) -> String {
     )
 }
 
-fn todo_list(items: &[TodoItem], csrf: &str) -> String {
+/// The todo items; for an admin (`me`: their object id), with each item's
+/// owner.
+fn todo_list(items: &[TodoItem], csrf: &str, admin: Option<&str>) -> String {
     if items.is_empty() {
         return "<p class=\"note\" id=\"no-todo-items\">Nothing to do.</p>".to_owned();
     }
     let rows: String = items
         .iter()
         .map(|i| {
+            let owner = match (admin, &i.owner) {
+                (Some(me), Some(owner)) if owner.object_id == me => {
+                    " <span class=\"note todo-owner\">(yours)</span>".to_owned()
+                }
+                (Some(_), Some(owner)) => format!(
+                    " <span class=\"note todo-owner\">(user {}, tenant {})</span>",
+                    escape(&owner.object_id),
+                    escape(&owner.tenant_id)
+                ),
+                _ => String::new(),
+            };
             format!(
-                "<li id=\"todo-{id}\"><span class=\"todo-title\">{title}</span> \
+                "<li id=\"todo-{id}\"><span class=\"todo-title\">{title}</span>{owner} \
                  <form class=\"inline\" method=\"post\" action=\"/todoitems/{id}/delete\">{csrf}\
                  <button class=\"secondary\" id=\"delete-todo-{id}\" type=\"submit\">Done</button></form></li>",
                 id = i.id,

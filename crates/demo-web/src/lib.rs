@@ -1,6 +1,5 @@
-//! The reference web client of the heroes API: seed 000's local client app
-//! as a real web application. Users sign in with Microsoft Entra ID (or the
-//! local emulator) through [`entra_client`]: authorization code with PKCE,
+//! The reference web client of the heroes API, a real web application.
+//! Users sign in with Microsoft Entra ID (or the local emulator) through [`entra_client`]: authorization code with PKCE,
 //! `state` and `nonce`; the app keeps their session and tokens on the
 //! server and calls `demo-api` with their access token.
 //!

@@ -1,5 +1,5 @@
 //! `GET /me/tokens`: the decoded header and claims of the user's ID token and
-//! of the current access token, as seed 000 shows them, for learning.
+//! of the current access token, for learning.
 //!
 //! Never the raw tokens, never their signatures: the page is built from the
 //! decoded JSON only, every value escaped.
@@ -29,15 +29,18 @@ pub(crate) async fn show(State(app): State<App>, headers: HeaderMap) -> Response
         Ok(token) => token,
         Err(response) => return response,
     };
+    let now = app.sessions.now();
     let id_token = section(
         "ID token",
         "id-token",
         claims::decode(&user.id_token).as_ref(),
+        now,
     );
     let access = section(
         "Access token",
         "access-token",
         claims::decode(token.secret()).as_ref(),
+        now,
     );
     let scopes = escape(&token.scopes().join(" "));
     page(
@@ -49,21 +52,59 @@ pub(crate) async fn show(State(app): State<App>, headers: HeaderMap) -> Response
              this app shows the heroes API (the access token, for the API: its <code>aud</code> is \
              the API, its <code>scp</code> the scopes granted). The tokens themselves and their \
              signatures stay on the server.</p>\
-             <p>Access token scopes: <code id=\"scopes\">{scopes}</code>; it expires at \
-             <code>{expires}</code> (Unix time).</p>\
+             <p>Access token scopes: <code id=\"scopes\">{scopes}</code>; it expires \
+             <span id=\"expires\">{expires}</span>.</p>\
              {id_token}{access}<p><a href=\"/\">Back to the heroes</a></p>",
-            expires = token.expires_on(),
+            expires = escape(&date(token.expires_on(), app.sessions.now())),
         ),
     )
 }
 
-fn section(title: &str, id: &str, decoded: Option<&Decoded>) -> String {
+/// The claims that are times (NumericDate: seconds since 1970, UTC).
+const TIME_CLAIMS: [(&str, &str); 5] = [
+    ("iat", "issued"),
+    ("nbf", "valid from"),
+    ("exp", "expires"),
+    ("auth_time", "signed in"),
+    ("xms_tcdt", "tenant created"),
+];
+
+/// `2026-12-02 13:00:00 UTC (in 59 min)`.
+fn date(unix: i64, now: i64) -> String {
+    format!(
+        "{} UTC ({})",
+        entra_core::time::Utc::from_unix(unix),
+        entra_core::time::relative(unix - now)
+    )
+}
+
+/// The time claims of `claims` as dates, in a list.
+fn dates(id: &str, claims: &serde_json::Value, now: i64) -> String {
+    let items: String = TIME_CLAIMS
+        .iter()
+        .filter_map(|(name, label)| {
+            let unix = claims.get(*name)?.as_f64()? as i64;
+            Some(format!(
+                "<li><code>{name}</code> ({label}): <span class=\"date\" data-claim=\"{name}\">{}</span></li>",
+                escape(&date(unix, now))
+            ))
+        })
+        .collect();
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("<h3>Times</h3><ul id=\"{id}-times\">{items}</ul>")
+    }
+}
+
+fn section(title: &str, id: &str, decoded: Option<&Decoded>, now: i64) -> String {
     match decoded {
         Some(decoded) => format!(
             "<h2>{title}</h2><h3>Header</h3><pre id=\"{id}-header\">{}</pre>\
-             <h3>Claims</h3><pre id=\"{id}-claims\">{}</pre>",
+             <h3>Claims</h3><pre id=\"{id}-claims\">{}</pre>{}",
             escape(&claims::pretty(&decoded.header)),
             escape(&claims::pretty(&decoded.claims)),
+            dates(id, &decoded.claims, now),
             title = escape(title),
         ),
         None => format!(

@@ -36,12 +36,17 @@ pub enum Error {
     InvalidToken(#[from] InvalidToken),
 
     /// The token is valid but lacks what the route requires.
-    /// Answered `403` with `error="insufficient_scope"` and the `scope` needed
-    /// (rendered from the requirement); the body names what was required.
-    #[error("insufficient scope: the route requires {required}")]
+    /// Answered `403` with `error="insufficient_scope"` and the delegated
+    /// `scope` needed (rendered from the requirement; app roles and
+    /// application permissions are not scopes, and are named in
+    /// `error_description` instead); the problem-details body names what the
+    /// token lacks (`missing`) and what the route requires (`required`).
+    #[error("{}", insufficient(required, missing))]
     InsufficientScope {
         /// What the route requires, which the token does not meet.
         required: Require,
+        /// The part of `required` the token lacks ([`Require::unmet`]).
+        missing: Box<Require>,
     },
 
     /// The token is valid but was obtained by a client application that is not
@@ -70,6 +75,17 @@ pub enum Error {
     NotConfigured,
 }
 
+/// "the token lacks app role Admin", and what the route requires when that
+/// says more.
+fn insufficient(required: &Require, missing: &Require) -> String {
+    let (required, missing) = (required.to_string(), missing.to_string());
+    if required == missing {
+        format!("the token lacks {missing}")
+    } else {
+        format!("the token lacks {missing} (the route requires {required})")
+    }
+}
+
 impl Error {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
@@ -91,7 +107,7 @@ impl Error {
                 HeaderValue::from_static("Bearer error=\"invalid_request\"")
             }
             Error::InvalidToken(reason) => reason.challenge(),
-            Error::InsufficientScope { required } => required.challenge().clone(),
+            Error::InsufficientScope { required, .. } => required.challenge().clone(),
             Error::ClientNotAllowed => HeaderValue::from_static(
                 "Bearer error=\"insufficient_scope\", error_description=\"the client application is not allowed\"",
             ),
@@ -110,12 +126,18 @@ impl Error {
             Error::KeysUnavailable { .. } => "signing keys are temporarily unavailable".to_owned(),
             other => other.to_string(),
         };
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "about:blank",
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "detail": detail,
         });
+        if let (Error::InsufficientScope { required, missing }, Some(members)) =
+            (self, body.as_object_mut())
+        {
+            members.insert("missing".into(), missing.to_string().into());
+            members.insert("required".into(), required.to_string().into());
+        }
         let mut response = http::Response::new(B::from_bytes(Bytes::from(body.to_string())));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -164,9 +186,20 @@ mod tests {
             (
                 Error::InsufficientScope {
                     required: Require::scope("Heroes.Read"),
+                    missing: Box::new(Require::scope("Heroes.Read")),
                 },
                 403,
                 Some("Bearer error=\"insufficient_scope\", scope=\"Heroes.Read\""),
+            ),
+            (
+                Error::InsufficientScope {
+                    required: Require::role("Admin"),
+                    missing: Box::new(Require::role("Admin")),
+                },
+                403,
+                Some(
+                    "Bearer error=\"insufficient_scope\", error_description=\"requires app role Admin\"",
+                ),
             ),
             (
                 Error::ClientNotAllowed,
@@ -216,12 +249,27 @@ mod tests {
                 other => assert_eq!(detail, other.to_string()),
             }
         }
+        let either = Require::scope_or_app_permission("Heroes.Read");
         assert_eq!(
             Error::InsufficientScope {
-                required: Require::scope_or_app_permission("Heroes.Read")
+                required: either.clone(),
+                missing: Box::new(either),
             }
             .to_string(),
-            "insufficient scope: the route requires scope Heroes.Read or app permission Heroes.Read"
+            "the token lacks scope Heroes.Read or app permission Heroes.Read"
         );
+        let both = Require::scope("Heroes.Read").and(Require::role("Admin"));
+        let error = Error::InsufficientScope {
+            required: both,
+            missing: Box::new(Require::role("Admin")),
+        };
+        assert_eq!(
+            error.to_string(),
+            "the token lacks app role Admin (the route requires scope Heroes.Read and app role Admin)"
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(error.to_response::<Bytes>().body()).unwrap_or_default();
+        assert_eq!(body["missing"], "app role Admin");
+        assert_eq!(body["required"], "scope Heroes.Read and app role Admin");
     }
 }

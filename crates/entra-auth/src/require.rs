@@ -51,26 +51,40 @@ where
 
 impl Require {
     fn new(rule: Rule) -> Self {
-        let mut names: Vec<&str> = Vec::new();
-        rule.names(&mut names);
+        let mut scopes: Vec<&str> = Vec::new();
+        rule.scope_names(&mut scopes);
+        // Only delegated scopes go in `scope` (RFC 6750 §3: what a client can
+        // ask the authority for); app roles and application permissions are
+        // assigned, never requested, so they are named in the description.
+        let printable = |text: &str| -> String {
+            text.chars()
+                .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+                .collect()
+        };
+        let bare = || HeaderValue::from_static("Bearer error=\"insufficient_scope\"");
         let challenge = if let Rule::Delegated = rule {
             HeaderValue::from_static(
                 "Bearer error=\"insufficient_scope\", error_description=\"a signed-in user (a delegated token) is required\"",
             )
-        } else if names.is_empty() {
-            HeaderValue::from_static("Bearer error=\"insufficient_scope\"")
-        } else {
-            // Scope names are space-free tokens; anything unprintable is dropped
-            // rather than rendering an invalid header.
-            let scope: String = names
-                .join(" ")
-                .chars()
-                .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
-                .collect();
+        } else if !scopes.is_empty() {
             HeaderValue::from_str(&format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                printable(&scopes.join(" "))
             ))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"insufficient_scope\""))
+            .unwrap_or_else(|_| bare())
+        } else if matches!(rule, Rule::Authenticated) {
+            bare()
+        } else {
+            let description = Require {
+                rule: rule.clone(),
+                challenge: bare(),
+            }
+            .to_string();
+            HeaderValue::from_str(&format!(
+                "Bearer error=\"insufficient_scope\", error_description=\"requires {}\"",
+                printable(&description)
+            ))
+            .unwrap_or_else(|_| bare())
         };
         Require { rule, challenge }
     }
@@ -158,19 +172,55 @@ impl Require {
         self.rule.is_met(principal)
     }
 
-    /// `Ok` when met, else the `403 insufficient_scope` error naming what is needed.
+    /// `Ok` when met, else the `403 insufficient_scope` error naming what is
+    /// needed and what the token lacks.
     pub fn check(&self, principal: &Principal) -> Result<(), Error> {
-        if self.is_met(principal) {
-            Ok(())
-        } else {
-            Err(Error::InsufficientScope {
+        match self.unmet(principal) {
+            None => Ok(()),
+            Some(missing) => Err(Error::InsufficientScope {
                 required: self.clone(),
-            })
+                missing: Box::new(missing),
+            }),
         }
     }
 
+    /// What `principal` lacks of this requirement (`None` when it is met):
+    /// the scopes, permissions or roles it does not hold of an "all of"
+    /// requirement, each unmet part of an `and`, the whole of an `or`.
+    pub fn unmet(&self, principal: &Principal) -> Option<Require> {
+        if self.is_met(principal) {
+            return None;
+        }
+        let only = |names: &[String], held: &dyn Fn(&str) -> bool| -> Box<[String]> {
+            names
+                .iter()
+                .filter(|n| !held(n.as_str()))
+                .cloned()
+                .collect()
+        };
+        let p = principal;
+        Some(match &self.rule {
+            Rule::AllScopes(s) => Self::new(Rule::AllScopes(only(s, &|n| p.has_scope(n)))),
+            Rule::AllAppPermissions(s) => Self::new(Rule::AllAppPermissions(only(s, &|n| {
+                p.has_app_permission(n)
+            }))),
+            Rule::AllRoles(s) => Self::new(Rule::AllRoles(only(s, &|n| p.has_role(n)))),
+            Rule::All(rs) => {
+                let mut unmet: Vec<Require> = rs.iter().filter_map(|r| r.unmet(p)).collect();
+                if unmet.len() == 1 {
+                    unmet.remove(0)
+                } else {
+                    Self::new(Rule::All(unmet.into_boxed_slice()))
+                }
+            }
+            _ => self.clone(),
+        })
+    }
+
     /// The `WWW-Authenticate` challenge a caller that misses this gets (RFC
-    /// 6750 §3: `error="insufficient_scope"`, with the `scope` names needed).
+    /// 6750 §3: `error="insufficient_scope"`, with the delegated `scope`
+    /// names needed; a requirement of app roles or application permissions
+    /// only names them in `error_description`, as they are not scopes).
     pub fn challenge(&self) -> &HeaderValue {
         &self.challenge
     }
@@ -232,23 +282,24 @@ impl Rule {
         }
     }
 
-    /// The scope, permission and role names to list in the challenge.
-    fn names<'a>(&'a self, out: &mut Vec<&'a str>) {
+    /// The delegated scope names to list in the challenge's `scope`.
+    fn scope_names<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
-            Rule::Authenticated | Rule::Delegated | Rule::ClientApp(_) => {}
-            Rule::AllScopes(s)
-            | Rule::AnyScope(s)
-            | Rule::AllAppPermissions(s)
-            | Rule::AnyAppPermission(s)
-            | Rule::AllRoles(s)
-            | Rule::AnyRole(s) => {
+            Rule::Authenticated
+            | Rule::Delegated
+            | Rule::ClientApp(_)
+            | Rule::AllAppPermissions(_)
+            | Rule::AnyAppPermission(_)
+            | Rule::AllRoles(_)
+            | Rule::AnyRole(_) => {}
+            Rule::AllScopes(s) | Rule::AnyScope(s) => {
                 for name in s.iter() {
                     if !out.contains(&name.as_str()) {
                         out.push(name);
                     }
                 }
             }
-            Rule::All(rs) | Rule::Any(rs) => rs.iter().for_each(|r| r.rule.names(out)),
+            Rule::All(rs) | Rule::Any(rs) => rs.iter().for_each(|r| r.rule.scope_names(out)),
         }
     }
 }

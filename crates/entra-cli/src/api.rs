@@ -14,6 +14,7 @@ use demo_api::{ApiConfig, DemoApi, Error};
 
 use crate::Failure;
 use crate::authority::check_authority;
+use crate::preflight;
 use entra_core::is_guid;
 
 /// Options of `entra api`.
@@ -78,23 +79,44 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_failure(&e, args.port))?;
+    let local = check_authority(&args.authority_host)?;
+    let authority = preflight::check_tenant(&config.authority_host, &config.tenant, local).await?;
+    let port = listener.local_addr().map_or(args.port, |a| a.port());
     let api = DemoApi::start(config.clone(), listener)
         .await
         .map_err(|e| start_failure(e, &config))?;
     print!("{}", banner(&api, &config));
+    if local && authority == preflight::Authority::Answers {
+        // Swagger UI signs in with this redirect URI.
+        preflight::check_redirect_uri(
+            &config.authority_host,
+            &config.tenant,
+            &config.swagger_client_id,
+            &format!("http://localhost:{port}/docs/oauth2-redirect.html"),
+            "the API's Swagger UI",
+        )
+        .await;
+    }
 
     // Say so when the authority is not up yet: the API keeps trying.
     let ready = api.validator().ready();
-    let authority = config.authority_host.clone();
+    let authority_host = config.authority_host.clone();
     let waiting = tokio::spawn(async move {
         if tokio::time::timeout(std::time::Duration::from_secs(5), ready)
             .await
             .is_err()
         {
-            tracing::warn!(
-                %authority,
-                "signing keys not loaded yet: /health answers 503 and protected routes 503 until the authority answers (is `entra emulator` running?)"
-            );
+            if local {
+                tracing::warn!(
+                    authority = %authority_host,
+                    "no signing keys yet: protected routes answer 503 until the emulator answers (is `entra emulator` running?)"
+                );
+            } else {
+                tracing::warn!(
+                    authority = %authority_host,
+                    "no signing keys yet: protected routes answer 503 until the authority answers"
+                );
+            }
         }
     });
 

@@ -85,11 +85,25 @@ pub(crate) struct Args {
     /// value per run, printed at start.
     #[arg(long, env = "ENTRA_EMULATOR_IDENTITY_HEADER", hide_env_values = true)]
     identity_header: Option<Secret>,
+
+    /// The API's database: `sqlite://path/file.db` or
+    /// `postgres://user@host/database` (default: a SQLite file in
+    /// {data-dir}/api), as for `entra api`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Redis for the web app's sessions and tokens (`redis://host:6379`,
+    /// `rediss://...`; default: a SQLite file in {data-dir}/web), as for
+    /// `entra web`.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
 }
 
 /// Starts the three parts, prints what to open, and runs until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    check_database_url(args.database_url.as_deref())?;
+    let redis_url = redis_url(args.redis_url.as_deref())?;
     for part in ["emulator", "api", "web"] {
         check_writable(&data_dir, &data_dir.join(part))?;
     }
@@ -118,11 +132,19 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     .map_err(emulator_failure)?;
     let authority_host = format!("http://localhost:{}", emulator.http_addr().port());
 
-    let database = data_dir.join("api").join("demo-api.db");
-    let api_config = ApiConfig::demo(
-        authority_host.clone(),
-        format!("sqlite://{}", database.display()),
-    );
+    let database_url = match args
+        .database_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => url.to_owned(),
+        None => format!(
+            "sqlite://{}",
+            data_dir.join("api").join("demo-api.db").display()
+        ),
+    };
+    let api_config = ApiConfig::demo(authority_host.clone(), database_url.clone());
     let api = match DemoApi::start(api_config, api_listener).await {
         Ok(api) => api,
         Err(e) => {
@@ -136,7 +158,10 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let mut web_config = WebConfig::demo(authority_host.clone());
     web_config.public_base_url = web_url.clone();
     web_config.api_base_url = api_url.clone();
-    web_config.session_backend = SessionBackend::Sqlite(data_dir.join("web").join("sessions.db"));
+    web_config.session_backend = match &redis_url {
+        Some(url) => SessionBackend::Redis(url.clone()),
+        None => SessionBackend::Sqlite(data_dir.join("web").join("sessions.db")),
+    };
     let web = match DemoWeb::start(web_config, web_listener).await {
         Ok(web) => web,
         Err(e) => {
@@ -154,9 +179,27 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     {
         tracing::warn!("demo-api has not loaded the emulator's keys yet; /health says why");
     }
+    let stores = Stores {
+        database: demo_api::config::redact_password(&database_url),
+        sessions: if redis_url.is_some() {
+            "Redis (REDIS_URL)".to_owned()
+        } else {
+            format!(
+                "SQLite {}",
+                data_dir.join("web").join("sessions.db").display()
+            )
+        },
+    };
     print!(
         "{}",
-        banner(&emulator, &authority_host, &api_url, &web_url, &data_dir)
+        banner(
+            &emulator,
+            &authority_host,
+            &api_url,
+            &web_url,
+            &data_dir,
+            &stores
+        )
     );
 
     let waited = wait_for_signal().await;
@@ -205,6 +248,43 @@ fn directory_for(web_url: &str, api_url: &str) -> Directory {
         }
     }
     directory
+}
+
+/// `--database-url` / `DATABASE_URL`, when given: SQLite or PostgreSQL.
+fn check_database_url(url: Option<&str>) -> Result<(), Failure> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url)
+            if !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme)) =>
+        {
+            Err(Failure::Misconfigured(format!(
+                "the database URL {} must start with sqlite: or postgres:// (check --database-url or DATABASE_URL)",
+                demo_api::config::redact_password(url)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `--redis-url` / `REDIS_URL`, when given.
+fn redis_url(url: Option<&str>) -> Result<Option<String>, Failure> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(None),
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            Ok(Some(url.to_owned()))
+        }
+        Some(_) => Err(Failure::Misconfigured(
+            "REDIS_URL (--redis-url) must start with redis:// or rediss://".into(),
+        )),
+    }
+}
+
+/// Where the API's data and the web app's sessions are, for the banner.
+#[derive(Debug)]
+struct Stores {
+    database: String,
+    sessions: String,
 }
 
 async fn bind(address: IpAddr, port: u16, flag: &str, var: &str) -> Result<TcpListener, Failure> {
@@ -273,6 +353,7 @@ fn banner(
     api_url: &str,
     web_url: &str,
     data_dir: &Path,
+    stores: &Stores,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "entra demo: everything runs on this machine");
@@ -292,7 +373,16 @@ fn banner(
             "               {https}/{TENANT}/v2.0   (HTTPS, for MSAL)"
         );
     }
+    if let Some(ca) = emulator.ca_path() {
+        let _ = writeln!(
+            out,
+            "  trust CA     {}   (--ca-file / ENTRA_CA_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)",
+            ca.display()
+        );
+    }
     let _ = writeln!(out, "  data         {}", data_dir.display());
+    let _ = writeln!(out, "  database     {}", stores.database);
+    let _ = writeln!(out, "  sessions     {}", stores.sessions);
     let _ = writeln!(out);
     let directory = emulator.directory();
     if let Some(tenant) = directory.tenants.iter().find(|t| t.tenant_id == TENANT) {
@@ -328,6 +418,14 @@ fn banner(
     let _ = writeln!(
         out,
         "  (or: TOKEN=$(entra token); entra inspect \"$TOKEN\" --client-id {API_APP})"
+    );
+    let _ = writeln!(
+        out,
+        "  As a user, without a browser: TOKEN=$(entra token --user alice@contoso.onmicrosoft.com)"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s {api_url}/todoitems -H \"Authorization: Bearer $TOKEN\""
     );
     let _ = writeln!(out);
     out.push_str(&managed_identity_lines(emulator));

@@ -80,6 +80,110 @@ pub(crate) struct Args {
     /// per run, printed at start.
     #[arg(long, env = "ENTRA_EMULATOR_IDENTITY_HEADER", hide_env_values = true)]
     identity_header: Option<Secret>,
+
+    /// Registers one more redirect URI: `APP=URI`, where APP is an app
+    /// registration's application (client) id or its display name (e.g.
+    /// `"Heroes Web=http://localhost:8001/auth/callback"`); repeat it, or
+    /// separate pairs with commas in the variable. The URI joins the app's
+    /// web platform (its single-page-application platform for an app with
+    /// only SPA redirect URIs, its mobile-and-desktop one for a public client).
+    #[arg(
+        long = "redirect-uri",
+        env = "ENTRA_EMULATOR_REDIRECT_URIS",
+        value_delimiter = ',',
+        value_name = "APP=URI"
+    )]
+    redirect_uris: Vec<ExtraRedirect>,
+}
+
+/// `--redirect-uri APP=URI`.
+#[derive(Debug, Clone)]
+pub(crate) struct ExtraRedirect {
+    /// The application id or display name.
+    app: String,
+    /// The redirect URI, an absolute URL.
+    uri: String,
+}
+
+impl std::str::FromStr for ExtraRedirect {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (app, uri) = text
+            .split_once('=')
+            .map(|(a, u)| (a.trim(), u.trim()))
+            .filter(|(a, u)| !a.is_empty() && !u.is_empty())
+            .ok_or_else(|| {
+                format!("{text:?} is not APP=URI (an app id or display name, '=', a redirect URI)")
+            })?;
+        match url::Url::parse(uri) {
+            Ok(url) if url.has_host() || url.scheme() != "http" && url.scheme() != "https" => {}
+            _ => return Err(format!("{uri:?} is not an absolute URI")),
+        }
+        Ok(ExtraRedirect {
+            app: app.to_owned(),
+            uri: uri.to_owned(),
+        })
+    }
+}
+
+/// Adds each `--redirect-uri` to its app registration (by application id,
+/// else by display name, both case-insensitive; a display name must name
+/// one app).
+pub(crate) fn add_redirect_uris(
+    directory: &mut Directory,
+    extra: &[ExtraRedirect],
+) -> Result<(), Failure> {
+    for ExtraRedirect { app, uri } in extra {
+        let apps = directory
+            .tenants
+            .iter_mut()
+            .flat_map(|t| t.applications.iter_mut());
+        let mut by_id = None;
+        let mut by_name = Vec::new();
+        for registration in apps {
+            if registration.app_id.eq_ignore_ascii_case(app) {
+                by_id = Some(registration);
+                break;
+            }
+            if registration.display_name.eq_ignore_ascii_case(app) {
+                by_name.push(registration);
+            }
+        }
+        let registration = match (by_id, by_name.len()) {
+            (Some(registration), _) => registration,
+            (None, 1) => by_name.remove(0),
+            (None, 0) => {
+                let known: Vec<String> = directory
+                    .tenants
+                    .iter()
+                    .flat_map(|t| t.applications.iter())
+                    .map(|a| format!("{} ({})", a.app_id, a.display_name))
+                    .collect();
+                return Err(Failure::Misconfigured(format!(
+                    "--redirect-uri: no app registration {app:?}; use an application id or display name: {}",
+                    known.join(", ")
+                )));
+            }
+            (None, _) => {
+                return Err(Failure::Misconfigured(format!(
+                    "--redirect-uri: several app registrations are named {app:?}; use the application id"
+                )));
+            }
+        };
+        let platform =
+            if !registration.web.redirect_uris.is_empty() || registration.is_confidential() {
+                &mut registration.web
+            } else if !registration.spa.redirect_uris.is_empty() {
+                &mut registration.spa
+            } else {
+                &mut registration.public_client
+            };
+        if !platform.redirect_uris.contains(uri) {
+            platform.redirect_uris.push(uri.clone());
+        }
+    }
+    Ok(())
 }
 
 /// A secret given on the command line; its `Debug` never shows it.
@@ -102,10 +206,11 @@ impl std::str::FromStr for Secret {
 
 /// Starts the emulator, prints what it serves, and runs until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
-    let directory = match &args.config {
+    let mut directory = match &args.config {
         Some(path) => load_directory(path)?,
         None => Directory::default_demo(),
     };
+    add_redirect_uris(&mut directory, &args.redirect_uris)?;
     let issuer_base = match &args.issuer {
         Some(issuer) => Some(check_issuer(issuer)?),
         None => None,
@@ -462,6 +567,60 @@ mod tests {
         let line = one_line(&error.to_string());
         assert!(!line.contains('\n'), "{line}");
         assert!(line.contains("line 2"), "{line}");
+    }
+
+    #[test]
+    fn redirect_uris_are_added_by_app_id_or_display_name() {
+        let mut directory = Directory::default_demo();
+        let web = "3f7a1c52-8d6e-4b0a-9e21-5c4d7b8a9f10";
+        let swagger = "b9c8d7e6-5f4a-4b3c-8d2e-1f0a9b8c7d6e";
+        let extra: Vec<ExtraRedirect> = [
+            "heroes web=http://localhost:8001/auth/callback",
+            &format!(
+                "{}=http://localhost:8081/docs/oauth2-redirect.html",
+                swagger.to_uppercase()
+            ),
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+        add_redirect_uris(&mut directory, &extra).unwrap();
+        let app = |id: &str| directory.application(id).unwrap().clone();
+        assert!(
+            app(web)
+                .web
+                .redirect_uris
+                .iter()
+                .any(|u| u == "http://localhost:8001/auth/callback")
+        );
+        assert!(
+            app(swagger)
+                .spa
+                .redirect_uris
+                .iter()
+                .any(|u| u == "http://localhost:8081/docs/oauth2-redirect.html")
+        );
+        // Twice is once.
+        add_redirect_uris(&mut directory, &extra).unwrap();
+        assert_eq!(
+            directory
+                .application(web)
+                .unwrap()
+                .web
+                .redirect_uris
+                .iter()
+                .filter(|u| u.ends_with(":8001/auth/callback"))
+                .count(),
+            1
+        );
+
+        let unknown: ExtraRedirect = "Nobody=http://localhost:1/cb".parse().unwrap();
+        assert!(
+            matches!(add_redirect_uris(&mut directory, &[unknown]), Err(Failure::Misconfigured(m)) if m.contains("Heroes Web"))
+        );
+        assert!("no-equals-sign".parse::<ExtraRedirect>().is_err());
+        assert!("Heroes Web=not a uri".parse::<ExtraRedirect>().is_err());
+        assert!("Heroes Web=".parse::<ExtraRedirect>().is_err());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) struct Args {
     client_id: Option<String>,
 
     /// Another accepted audience (a custom App ID URI).
-    #[arg(long)]
+    #[arg(long, env = "API_AUDIENCE")]
     audience: Option<String>,
 
     /// The authority host whose keys sign the token.
@@ -51,12 +51,13 @@ pub(crate) struct Args {
     )]
     tenant: String,
 
-    /// A scope (delegated) or app permission the token must carry; may be repeated.
-    #[arg(long = "require")]
+    /// A scope (delegated) or app permission the token must carry; may be
+    /// repeated (comma-separated in the variable).
+    #[arg(long = "require", env = "ENTRA_INSPECT_REQUIRE", value_delimiter = ',')]
     required: Vec<String>,
 
     /// A PEM file of extra certificate authorities to trust (the emulator's
-    /// `{data-dir}/emulator/ca.pem` for its HTTPS listener).
+    /// `{data-dir}/emulator/tls/ca.pem` for its HTTPS listener).
     #[arg(long, env = "ENTRA_CA_FILE")]
     ca_file: Option<PathBuf>,
 }
@@ -101,7 +102,18 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Misconfigured(e.to_string()))?;
     let explanation = validator.explain(&token).await;
     for check in &explanation.checks {
-        print_check(check.result.is_ok(), check.rule.name(), &check.detail);
+        // A TLS refusal is explained in words, with what to do.
+        let detail = match crate::preflight::untrusted_certificate(&check.detail) {
+            Some(why) => format!(
+                "the certificate of {} is not trusted ({why}): pass --ca-file (ENTRA_CA_FILE) with its CA, the emulator's {{data-dir}}/emulator/tls/ca.pem",
+                url::Url::parse(&args.authority_host)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| args.authority_host.clone())
+            ),
+            None => check.detail.clone(),
+        };
+        print_check(check.result.is_ok(), check.rule.name(), &detail);
     }
     // What the caller asked to require, judged by entra-auth's Require.
     let required = args

@@ -21,6 +21,7 @@ mod demo;
 mod emulator;
 mod health;
 mod inspect;
+mod preflight;
 mod token;
 mod web;
 
@@ -46,8 +47,9 @@ enum Command {
     /// Run the heroes web app (sign in, heroes, todo items; port 8000).
     Web(web::Args),
     /// Get an access token (client credentials with a secret or a federated
-    /// token file, device code, or managed identity) and print it, for
-    /// `curl -H "Authorization: Bearer $(entra token)"`.
+    /// token file, device code, managed identity, or a user's token from the
+    /// emulator) and print it, for `curl -H "Authorization: Bearer $(entra
+    /// token)"`.
     Token(token::Args),
     /// Probe URLs (e.g. http://127.0.0.1:8080/health/ready): exit code 0 when
     /// each answers 2xx (--any: one), else 1 with one line on stderr.
@@ -69,10 +71,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A probe says what it found in one line of its own: libraries' logs
     // (a TLS verifier's error...) only when RUST_LOG asks for them.
-    init_logging(if matches!(cli.command, Command::Health(_)) {
-        "off"
-    } else {
-        "info"
+    // A certificate the platform verifier refuses is explained by the
+    // command itself, in words: not as the verifier's own error line.
+    // `entra token` prints a token or one line saying why not, and `entra
+    // inspect` explains each check itself: the libraries' own warnings only
+    // when RUST_LOG asks for them.
+    init_logging(match cli.command {
+        Command::Health(_) => "off",
+        Command::Token(_) | Command::Inspect(_) => "entra::token=info,entra::inspect=info",
+        _ => "info,rustls_platform_verifier=off",
     });
     if let Err(e) = &dotenv {
         if !e.not_found() {
@@ -135,5 +142,12 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_help_speaks_to_users() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("later"), "{help}");
+        assert!(help.contains("demo"), "{help}");
     }
 }

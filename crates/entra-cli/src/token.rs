@@ -17,6 +17,10 @@
 //!   credentials with the token in that file as the client assertion
 //!   (workload identity federation) instead of a secret.
 //!
+//! - `--user UPN`: a user's delegated token minted by the local emulator
+//!   (its administration API, `POST /_emulator/tokens`), with no sign-in:
+//!   for trying user routes with curl. Only against an emulator.
+//!
 //! Nothing but the token is ever written to stdout; the token is never
 //! logged.
 
@@ -104,20 +108,55 @@ pub(crate) struct Args {
     client_secret: Option<String>,
 
     /// The scope: `{App ID URI}/.default` for client credentials; any of the
-    /// API's scopes for device code (repeat or comma-separate).
-    #[arg(long = "scope", value_delimiter = ',', default_value = DEFAULT_SCOPE)]
+    /// API's scopes for device code and --user (repeat or comma-separate;
+    /// with --user, a bare name such as `Heroes.Read` is the heroes API's,
+    /// and the default is its Heroes.Read, Heroes.Write and Heroes.Delete).
+    #[arg(
+        long = "scope",
+        env = "ENTRA_TOKEN_SCOPE",
+        value_delimiter = ',',
+        default_value = DEFAULT_SCOPE
+    )]
     scopes: Vec<String>,
+
+    /// A user's delegated token, minted by the local emulator for this user
+    /// (UPN or object id) without a sign-in, through its administration API.
+    /// Only against an emulator.
+    #[arg(
+        long,
+        env = "ENTRA_TOKEN_USER",
+        conflicts_with_all = ["device_code", "client_credentials", "managed_identity"]
+    )]
+    user: Option<String>,
+
+    /// The emulator's admin token, when it requires one (--user).
+    #[arg(long, env = "ENTRA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+
+    /// A PEM file of extra certificate authorities to trust: the emulator's
+    /// `{data-dir}/emulator/tls/ca.pem` for its HTTPS listener.
+    #[arg(long, env = "ENTRA_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
+
+/// The heroes API's delegated scopes: what `--user` asks for by default.
+const USER_SCOPES: [&str; 3] = ["Heroes.Read", "Heroes.Write", "Heroes.Delete"];
 
 /// Gets the token and prints it.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let local = check_authority(&args.authority_host)?;
-    let token = if args.device_code {
-        device_code(&args).await?
+    let token = if let Some(user) = &args.user {
+        minted(&args, user, local).await
+    } else if args.device_code {
+        device_code(&args).await
     } else if args.managed_identity {
-        managed_identity(&args, local).await?
+        managed_identity(&args, local).await
     } else {
-        client_credentials(&args, local).await?
+        client_credentials(&args, local).await
+    };
+    let token = match token {
+        Ok(token) => token,
+        Err(failure) => return Err(explain_tls(&args, failure).await),
     };
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{token}")
@@ -173,6 +212,7 @@ async fn client_credentials(args: &Args, local: bool) -> Result<String, Failure>
     };
     let client = Client::builder(args.tenant.trim(), client_id.trim())
         .authority_host(args.authority_host.trim().trim_end_matches('/'))
+        .http_client(http_client(args)?)
         .build_confidential(credential)
         .map_err(misconfigured)?;
     let token = client
@@ -235,6 +275,7 @@ async fn device_code(args: &Args) -> Result<String, Failure> {
         .unwrap_or_else(|| CLI_CLIENT_ID.to_owned());
     let client = Client::builder(args.tenant.trim(), client_id.trim())
         .authority_host(args.authority_host.trim().trim_end_matches('/'))
+        .http_client(http_client(args)?)
         .build()
         .map_err(misconfigured)?;
     let mut flow = client
@@ -248,6 +289,131 @@ async fn device_code(args: &Args) -> Result<String, Failure> {
         tracing::info!(%user, "signed in");
     }
     Ok(sign_in.access_token.secret().to_owned())
+}
+
+/// The HTTP client, trusting `--ca-file` too.
+fn http_client(args: &Args) -> Result<reqwest::Client, Failure> {
+    crate::inspect::trust_ca_file(reqwest::Client::builder(), args.ca_file.as_deref())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))
+}
+
+/// `--user`: a delegated token minted by the emulator's `POST
+/// /_emulator/tokens` for the user, the client (default: the `entra` CLI
+/// app) and the scopes, which must all be one API's.
+async fn minted(args: &Args, user: &str, local: bool) -> Result<String, Failure> {
+    if !local {
+        return Err(Failure::Misconfigured(format!(
+            "--user mints a token through the local emulator's administration API, and {} is not a local emulator: use --device-code to sign a user in",
+            args.authority_host.trim()
+        )));
+    }
+    let heroes = DEFAULT_SCOPE.trim_end_matches("/.default");
+    let requested: Vec<&str> = if args.scopes.iter().map(String::as_str).eq([DEFAULT_SCOPE]) {
+        USER_SCOPES.to_vec()
+    } else {
+        args.scopes
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .collect()
+    };
+    let mut resource: Option<&str> = None;
+    let mut names = Vec::new();
+    for scope in requested {
+        let (api, name) = scope.rsplit_once('/').unwrap_or((heroes, scope));
+        if name.is_empty() || name == ".default" {
+            return Err(Failure::Misconfigured(format!(
+                "--scope {scope:?}: name the delegated scopes for --user (e.g. {heroes}/Heroes.Read)"
+            )));
+        }
+        match resource {
+            Some(r) if r != api => {
+                return Err(Failure::Misconfigured(format!(
+                    "--scope: a token is for one API, and these name {r} and {api}"
+                )));
+            }
+            _ => resource = Some(api),
+        }
+        names.push(name);
+    }
+    let body = serde_json::json!({
+        "tenant": args.tenant.trim(),
+        "clientId": args.client_id.as_deref().map_or(CLI_CLIENT_ID, str::trim),
+        "resource": resource.unwrap_or(heroes),
+        "user": user.trim(),
+        "scopes": names,
+    });
+    let url = format!(
+        "{}/_emulator/tokens",
+        args.authority_host.trim().trim_end_matches('/')
+    );
+    let mut request = http_client(args)?.post(&url).json(&body);
+    if let Some(token) = args.admin_token.as_deref().filter(|t| !t.is_empty()) {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| {
+        let chain = crate::preflight::error_chain(&e);
+        match crate::preflight::untrusted_certificate(&chain) {
+            Some(why) => untrusted(&args.authority_host, why),
+            None => Failure::Failed(format!(
+                "the emulator at {} does not answer (is `entra emulator` running?): {}",
+                args.authority_host.trim(),
+                one_line(&chain)
+            )),
+        }
+    })?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap_or_default();
+    match answer["access_token"].as_str() {
+        Some(token) if status.is_success() => Ok(token.to_owned()),
+        _ => {
+            let why = answer["message"]
+                .as_str()
+                .map_or_else(|| status.to_string(), one_line);
+            let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
+                " (set ENTRA_EMULATOR_ADMIN_TOKEN or --admin-token)"
+            } else if status == reqwest::StatusCode::NOT_FOUND && answer.is_null() {
+                " (is it an emulator?)"
+            } else {
+                ""
+            };
+            Err(Failure::Misconfigured(format!(
+                "the emulator refused to mint the token: {why}{hint}"
+            )))
+        }
+    }
+}
+
+/// When the authority is `https` and its certificate is what failed, says
+/// so in words (the token client's error does not carry the TLS cause).
+async fn explain_tls(args: &Args, failure: Failure) -> Failure {
+    if !args.authority_host.trim().starts_with("https://") {
+        return failure;
+    }
+    let Ok(http) = http_client(args) else {
+        return failure;
+    };
+    match http.get(args.authority_host.trim()).send().await {
+        Err(e) => match crate::preflight::untrusted_certificate(&crate::preflight::error_chain(&e))
+        {
+            Some(why) => untrusted(&args.authority_host, why),
+            None => failure,
+        },
+        Ok(_) => failure,
+    }
+}
+
+/// The one line for a certificate the client does not trust.
+fn untrusted(authority_host: &str, why: &str) -> Failure {
+    let host = url::Url::parse(authority_host.trim())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| authority_host.trim().to_owned());
+    Failure::Misconfigured(format!(
+        "the certificate of {host} is not trusted ({why}): pass --ca-file (ENTRA_CA_FILE) with its CA, the emulator's {{data-dir}}/emulator/tls/ca.pem"
+    ))
 }
 
 /// The lines of `text`, trimmed, on one line (errors are one line on stderr).
@@ -269,6 +435,11 @@ fn misconfigured(e: entra_client::Error) -> Failure {
 /// problem; anything else (unreachable, declined, still failing after the
 /// retries) a failure.
 fn failed(e: entra_client::Error) -> Failure {
+    if let Some(why) = crate::preflight::untrusted_certificate(&crate::preflight::error_chain(&e)) {
+        return Failure::Misconfigured(format!(
+            "the certificate of the authority is not trusted ({why}): pass --ca-file (ENTRA_CA_FILE) with its CA, the emulator's {{data-dir}}/emulator/tls/ca.pem"
+        ));
+    }
     match &e {
         entra_client::Error::Config(_)
         | entra_client::Error::Authority(_)

@@ -18,6 +18,7 @@ use demo_web::{DemoWeb, SessionBackend, WebConfig};
 
 use crate::Failure;
 use crate::authority::check_authority;
+use crate::preflight;
 use entra_core::is_guid;
 
 /// Options of `entra web`.
@@ -100,10 +101,24 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     if args.public_url.is_none() {
         config.public_base_url = format!("http://localhost:{port}");
     }
+    let local = check_authority(&args.authority_host)?;
+    let authority = preflight::check_tenant(&config.authority_host, &config.tenant, local).await?;
     let web = DemoWeb::start(config.clone(), listener)
         .await
         .map_err(start_failure)?;
     print!("{}", banner(&web, &config));
+    if local && authority == preflight::Authority::Answers {
+        if let Ok(redirect_uri) = config.redirect_uri() {
+            preflight::check_redirect_uri(
+                &config.authority_host,
+                &config.tenant,
+                &config.client_id,
+                &redirect_uri,
+                "the web app",
+            )
+            .await;
+        }
+    }
     let signal = crate::emulator::wait_for_signal().await;
     tracing::info!("shutting down");
     web.shutdown().await;

@@ -627,6 +627,13 @@ async fn only_an_admin_deletes_every_todo_item(h: &Harness) {
             .contains("insufficient_scope")
     );
     assert!(refused.header("www-authenticate").contains("Admin"));
+    // An app role is not a scope (RFC 6750 §3); the body names it.
+    assert!(!refused.header("www-authenticate").contains("scope="));
+    assert!(
+        refused.text.contains("\"missing\":\"app role Admin\""),
+        "{}",
+        refused.text
+    );
     h.delete("/todoitems", Some(&h.token(Who::Daemon)))
         .await
         .assert_problem(403);
@@ -727,6 +734,9 @@ async fn openapi_document_and_swagger_ui(h: &Harness) {
     let doc = &reply.json;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["info"]["title"], "Heroes API");
+    // Written for its readers: no development vocabulary.
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(!description.contains("seed"), "{description}");
 
     // The security scheme: authorization code against the configured tenant.
     let scheme = &doc["components"]["securitySchemes"]["entra"];

@@ -6,6 +6,7 @@ mod browser;
 mod common;
 mod federated;
 mod finding_8;
+mod frictions;
 mod logs;
 mod pages;
 mod probes;

@@ -269,6 +269,25 @@ fn finding_5_a_validator_built_outside_a_runtime_warns_that_it_never_refreshes()
     drop(validator);
 }
 
+/// Issue 16: a failed first load says there are no keys yet, never that it
+/// keeps "last-known-good" keys it never had.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_first_load_does_not_claim_last_known_good_keys() {
+    let logs = Logs::default();
+    let _default = tracing::subscriber::set_default(logs.subscriber());
+    let config = entra_auth::AuthConfig::builder()
+        .authority_host("http://127.0.0.1:1")
+        .tenant(random_guid())
+        .client_id(random_guid())
+        .build()
+        .unwrap();
+    let validator = Validator::new(config).unwrap();
+    assert!(validator.refresh().await.is_err());
+    let text = logs.text();
+    assert!(text.contains("no keys yet"), "{text:?}");
+    assert!(!text.contains("last-known-good"), "{text:?}");
+}
+
 /// Log lines written through a `tracing` subscriber, kept for a test to read.
 #[derive(Clone, Default)]
 struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

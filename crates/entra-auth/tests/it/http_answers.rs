@@ -137,6 +137,21 @@ fn assert_forbidden(a: &Answer, scope: &str, token: &str) {
     assert_problem(a, &parts_of(token));
 }
 
+/// 403 for a requirement with no delegated scope (app roles, application
+/// permissions): they are not scopes, so the challenge has no `scope` and
+/// names them in `error_description`; the body names what the token lacks.
+fn assert_forbidden_without_scope(a: &Answer, required: &str, token: &str) {
+    assert_eq!(a.status, 403, "{a:?}");
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(format!("{INSUFFICIENT}, error_description=\"requires {required}\"").as_str()),
+        "{a:?}"
+    );
+    let body = assert_problem(a, &parts_of(token));
+    assert_eq!(body["required"], required, "{body}");
+    assert_eq!(body["missing"], required, "{body}");
+}
+
 fn assert_ok(a: &Answer) {
     assert_eq!(a.status, 200, "{a:?}");
     assert!(a.challenge.is_none(), "{a:?}");
@@ -521,10 +536,18 @@ async fn require_app_permission() {
     assert_ok(&get_with_token(&url, &issuer.app_only(["Heroes.Read"]).sign()).await);
     assert_ok(&get_with_token(&url, &issuer.app_only(["Heroes.Read"]).v1().sign()).await);
     let t = issuer.app_only(["Heroes.Write"]).sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Heroes.Read", &t);
+    assert_forbidden_without_scope(
+        &get_with_token(&url, &t).await,
+        "app permission Heroes.Read",
+        &t,
+    );
     // A delegated token with the scope of the same name is not an app permission.
     let t = issuer.delegated(["Heroes.Read"]).sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Heroes.Read", &t);
+    assert_forbidden_without_scope(
+        &get_with_token(&url, &t).await,
+        "app permission Heroes.Read",
+        &t,
+    );
 }
 
 #[tokio::test]
@@ -539,9 +562,9 @@ async fn require_any_app_permission() {
     assert_ok(&get_with_token(&url, &issuer.app_only(["Heroes.ReadWrite.All"]).sign()).await);
     assert_ok(&get_with_token(&url, &issuer.app_only(["X", "Heroes.Read.All"]).sign()).await);
     let t = issuer.app_only(["Heroes.Write.All"]).sign();
-    assert_forbidden(
+    assert_forbidden_without_scope(
         &get_with_token(&url, &t).await,
-        "Heroes.Read.All Heroes.ReadWrite.All",
+        "app permissions Heroes.Read.All or Heroes.ReadWrite.All",
         &t,
     );
 }
@@ -559,9 +582,9 @@ async fn require_role() {
         .await,
     );
     let t = issuer.delegated(["Heroes.Read"]).roles(["Reader"]).sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Admin", &t);
+    assert_forbidden_without_scope(&get_with_token(&url, &t).await, "app role Admin", &t);
     let t = issuer.delegated(["Admin"]).sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Admin", &t);
+    assert_forbidden_without_scope(&get_with_token(&url, &t).await, "app role Admin", &t);
 }
 
 #[tokio::test]
@@ -580,7 +603,11 @@ async fn require_any_role() {
         .delegated(["Heroes.Read"])
         .roles(["Reader", "admin"])
         .sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Admin Editor", &t);
+    assert_forbidden_without_scope(
+        &get_with_token(&url, &t).await,
+        "app roles Admin or Editor",
+        &t,
+    );
 }
 
 #[tokio::test]
@@ -665,7 +692,19 @@ async fn require_and() {
         .await,
     );
     let t = issuer.delegated(["Heroes.Read"]).sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Heroes.Read Admin", &t);
+    let a = get_with_token(&url, &t).await;
+    // Only the delegated scope is a `scope`; the body names the role lacking.
+    assert_forbidden(&a, "Heroes.Read", &t);
+    let body: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(body["missing"], "app role Admin", "{body}");
+    assert_eq!(
+        body["required"], "scope Heroes.Read and app role Admin",
+        "{body}"
+    );
+    assert_eq!(
+        body["detail"],
+        "the token lacks app role Admin (the route requires scope Heroes.Read and app role Admin)"
+    );
 }
 
 #[tokio::test]
@@ -683,11 +722,7 @@ async fn require_or() {
         issuer.delegated(["Heroes.Manage.All"]).sign(),
         issuer.app_only(["Heroes.Admin"]).sign(),
     ] {
-        assert_forbidden(
-            &get_with_token(&url, &t).await,
-            "Heroes.Admin Heroes.Manage.All",
-            &t,
-        );
+        assert_forbidden(&get_with_token(&url, &t).await, "Heroes.Admin", &t);
     }
 }
 
@@ -741,14 +776,22 @@ async fn require_app_permission_is_not_met_by_a_user_role() {
         .delegated(["User.Read"])
         .roles(["Heroes.Read"])
         .sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Heroes.Read", &t);
+    assert_forbidden_without_scope(
+        &get_with_token(&url, &t).await,
+        "app permission Heroes.Read",
+        &t,
+    );
     let t = authority
         .issuer
         .delegated(["User.Read"])
         .roles(["Heroes.Read"])
         .claim("idtyp", "user")
         .sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Heroes.Read", &t);
+    assert_forbidden_without_scope(
+        &get_with_token(&url, &t).await,
+        "app permission Heroes.Read",
+        &t,
+    );
 }
 
 #[tokio::test]
@@ -756,9 +799,9 @@ async fn require_role_is_not_met_by_an_app_permission() {
     let (authority, auth) = setup().await;
     let url = guarded(&auth, Require::role("Admin")).await;
     let t = authority.issuer.app_only(["Admin"]).sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Admin", &t);
+    assert_forbidden_without_scope(&get_with_token(&url, &t).await, "app role Admin", &t);
     let t = authority.issuer.app_only(["Admin"]).without("idtyp").sign();
-    assert_forbidden(&get_with_token(&url, &t).await, "Admin", &t);
+    assert_forbidden_without_scope(&get_with_token(&url, &t).await, "app role Admin", &t);
 }
 
 // ---------------------------------------------------------------------------
@@ -1293,7 +1336,7 @@ async fn layer_on_router_and_require_on_route_validate_once() {
     assert_eq!(a.body, format!("any {key}"));
     // The inner requirement still applies to the outer principal.
     let a = get_with_headers(&format!("{base}/daemon"), &[("x-token", &user)]).await;
-    assert_forbidden(&a, "Heroes.Read", &user);
+    assert_forbidden_without_scope(&a, "app permission Heroes.Read", &user);
     let daemon = issuer.app_only(["Heroes.Read"]).sign();
     let a = get_with_headers(&format!("{base}/daemon"), &[("x-token", &daemon)]).await;
     assert_ok(&a);
@@ -1538,7 +1581,7 @@ async fn tower_layer_on_a_plain_service() {
     assert_eq!(response.status(), 403);
     assert_eq!(
         response.headers()["www-authenticate"],
-        "Bearer error=\"insufficient_scope\", scope=\"Heroes.Read\""
+        "Bearer error=\"insufficient_scope\", error_description=\"requires app permission Heroes.Read\""
     );
     let daemon = issuer.app_only(["Heroes.Read"]).sign();
     let response = service.oneshot(plain_request(Some(&daemon))).await.unwrap();

@@ -6,6 +6,7 @@ mod api_cli;
 mod container;
 mod demo_cli;
 mod emulator_cli;
+mod frictions;
 mod health_cli;
 mod inspect_cli;
 mod token_identity_cli;

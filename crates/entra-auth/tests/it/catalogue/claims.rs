@@ -698,8 +698,17 @@ async fn case_55_valid_token_without_the_required_scope_or_role_is_forbidden() {
             challenge.contains("error=\"insufficient_scope\""),
             "{what}: {challenge}"
         );
-        assert!(challenge.contains("scope=\""), "{what}: {challenge}");
+        // App roles and application permissions are not scopes (RFC 6750
+        // §3): they are named in the description, never in `scope`.
+        let is_scope = what.contains("scope");
+        assert_eq!(
+            challenge.contains("scope=\""),
+            is_scope,
+            "{what}: {challenge}"
+        );
         assert!(challenge.contains(named), "{what}: {challenge}");
+        // The problem details name what the token lacks.
+        assert!(err.to_string().contains(named), "{what}: {err}");
     }
 }
 
