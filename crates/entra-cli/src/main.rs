@@ -21,6 +21,7 @@ mod demo;
 mod emulator;
 mod health;
 mod inspect;
+mod telemetry;
 mod token;
 mod web;
 
@@ -30,6 +31,17 @@ mod web;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written on stderr: `text`, or `json` (one object per
+    /// line). Traces are exported over OTLP/HTTP when
+    /// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    #[arg(
+        long,
+        global = true,
+        env = "ENTRA_LOG_FORMAT",
+        value_enum,
+        default_value_t = telemetry::LogFormat::Text
+    )]
+    log_format: telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,11 +80,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A probe says what it found in one line of its own: libraries' logs
     // (a TLS verifier's error...) only when RUST_LOG asks for them.
-    init_logging(if matches!(cli.command, Command::Health(_)) {
+    let default_filter = if matches!(cli.command, Command::Health(_)) {
         "off"
     } else {
         "info"
-    });
+    };
+    let telemetry =
+        match telemetry::init(cli.log_format, default_filter, service_name(&cli.command)) {
+            Ok(telemetry) => telemetry,
+            Err(message) => {
+                eprintln!("entra: {message}");
+                return ExitCode::from(2);
+            }
+        };
     if let Err(e) = &dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, "ignoring an unreadable .env file");
@@ -102,6 +122,7 @@ fn main() -> ExitCode {
     // Do not wait for stray blocking tasks.
     runtime.shutdown_background();
     tracing::debug!("runtime stopped");
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Misconfigured(message)) => {
@@ -115,15 +136,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (else `default`).
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// The service name traces carry unless `OTEL_SERVICE_NAME` says otherwise.
+fn service_name(command: &Command) -> &'static str {
+    match command {
+        Command::Demo(_) => "entra-demo",
+        Command::Emulator(_) => "entra-emulator",
+        Command::Api(_) => "demo-api",
+        Command::Web(_) => "demo-web",
+        Command::Inspect(_) | Command::Token(_) | Command::Health(_) => "entra",
+    }
 }
 
 #[cfg(test)]

@@ -8,4 +8,5 @@ mod demo_cli;
 mod emulator_cli;
 mod health_cli;
 mod inspect_cli;
+mod traces_cli;
 mod web_token_cli;
