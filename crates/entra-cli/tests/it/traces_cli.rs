@@ -550,3 +550,36 @@ async fn one_sign_in_and_api_call_is_one_trace_with_nothing_secret_in_spans_or_l
         assert!(hits.is_empty(), "{what} in {hits:?}");
     }
 }
+
+#[test]
+fn a_wrong_log_format_or_otlp_endpoint_is_one_line_and_exit_code_2() {
+    let entra = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_entra"));
+        command.args(args);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("OTEL_") || name.starts_with("ENTRA_") || name == "RUST_LOG" {
+                command.env_remove(name);
+            }
+        }
+        command.envs(env.iter().copied()).output().unwrap()
+    };
+    let output = entra(
+        &["health", "http://127.0.0.1:1/"],
+        &[("ENTRA_LOG_FORMAT", "yaml")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("possible values: text, json"), "{stderr}");
+
+    let output = entra(
+        &["inspect", "not-a-token"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("entra: cannot export traces over OTLP:"),
+        "{stderr}"
+    );
+}
