@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::MatchedPath;
 use http::{HeaderMap, Request, Response};
 use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{TraceContextExt, TraceId};
 use tracing::Span;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -47,12 +48,18 @@ pub(crate) fn server_span<B>(request: &Request<B>) -> Span {
         // (the Swagger UI's sign-in sends its code to /docs/oauth2-redirect.html).
         url.path = %request.uri().path(),
         http.response.status_code = Empty,
+        trace_id = Empty,
     );
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
     // Without an OpenTelemetry layer there is no trace to continue.
     let _ = span.set_parent(parent);
+    // Log lines in the request's span name its trace.
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
     span
 }
 

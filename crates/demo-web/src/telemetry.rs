@@ -8,6 +8,7 @@
 use axum::extract::MatchedPath;
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::{TraceContextExt, TraceId};
 use tracing::Span;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -59,12 +60,18 @@ pub(crate) fn server_span<B>(request: &Request<B>) -> Span {
         http.route = route,
         url.path = %request.uri().path(),
         http.response.status_code = Empty,
+        trace_id = Empty,
     );
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
     // Without an OpenTelemetry layer there is no trace to continue.
     let _ = span.set_parent(parent);
+    // Log lines in the request's span name its trace.
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
     span
 }
 

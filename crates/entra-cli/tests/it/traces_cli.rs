@@ -524,6 +524,19 @@ async fn one_sign_in_and_api_call_is_one_trace_with_nothing_secret_in_spans_or_l
             .any(|l| l.contains("demo_web::access") && l.contains("/auth/callback")),
         "the callback is in the access log: {stderr}"
     );
+    // The page's access log line names its trace.
+    assert!(
+        lines.iter().any(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).unwrap();
+            line["target"] == "demo_web::access"
+                && line["path"] == "/"
+                && line["spans"]
+                    .as_array()
+                    .is_some_and(|spans| spans.iter().any(|s| s["trace_id"] == page.trace_id))
+        }),
+        "no access log line for GET / with trace id {}: {stderr}",
+        page.trace_id
+    );
 
     // Nothing secret anywhere.
     let everything: Vec<(String, &str)> = spans
