@@ -114,6 +114,7 @@ pub mod input;
 mod openapi;
 mod pages;
 mod server;
+mod telemetry;
 pub mod todo_items;
 
 pub use caller::{Caller, CallerKind, User, UserId};

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::database::Database;
 use crate::input::BodyLimit;
-use crate::{ApiConfig, Error, heroes, openapi, pages, todo_items};
+use crate::{ApiConfig, Error, heroes, openapi, pages, telemetry, todo_items};
 
 /// How long [`DemoApi::shutdown`] waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -81,7 +81,11 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(TraceLayer::new_for_http());
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::server_span)
+                .on_response(telemetry::record_status),
+        );
     Ok(Built { router, db, auth })
 }
 

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 use url::Url;
+
+use crate::telemetry;
 
 /// The most items a page shows (the API's largest page).
 const PAGE_SIZE: u32 = 100;
@@ -209,12 +212,24 @@ impl Api {
         token: &str,
         expected: StatusCode,
     ) -> Result<Vec<u8>, ApiFailure> {
-        let response = request.bearer_auth(token).send().await.map_err(|e| {
-            // The error names the URL (no token in it) and the cause.
-            tracing::warn!(error = %e.without_url(), "the heroes API cannot be reached");
-            ApiFailure::Unreachable
+        let mut request = request.bearer_auth(token).build().map_err(|e| {
+            tracing::warn!(error = %e.without_url(), "no request for the heroes API");
+            ApiFailure::Unexpected { status: 0 }
         })?;
+        let span = telemetry::client_span(&request);
+        telemetry::inject(&span, request.headers_mut());
+        let response = self
+            .http
+            .execute(request)
+            .instrument(span.clone())
+            .await
+            .map_err(|e| {
+                // The error names the URL (no token in it) and the cause.
+                tracing::warn!(error = %e.without_url(), "the heroes API cannot be reached");
+                ApiFailure::Unreachable
+            })?;
         let status = response.status();
+        telemetry::record_status(&span, status);
         let challenge = response
             .headers()
             .get(http::header::WWW_AUTHENTICATE)

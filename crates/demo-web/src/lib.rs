@@ -95,6 +95,7 @@ mod server;
 pub mod session;
 mod sign_in;
 mod stores;
+mod telemetry;
 mod tokens;
 
 pub use config::{SessionBackend, WebConfig};

@@ -16,13 +16,14 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::api::Api;
 use crate::config::WebConfig;
 use crate::error::Error;
 use crate::html::{self, error_page, escape};
 use crate::session::{Loaded, Session, SessionError, Sessions, SignedInUser};
-use crate::{health, heroes, home, sign_in, tokens};
+use crate::{health, heroes, home, sign_in, telemetry, tokens};
 
 /// How long [`DemoWeb::shutdown`] waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -247,21 +248,25 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
 
 /// Adds the protective headers to every answer and writes the access log:
 /// method, path (never the query: the callback's carries the code, C21),
-/// status and duration.
+/// status and duration; the request runs in its span ([`telemetry`]).
 async fn protect_and_log(State(app): State<App>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let span = telemetry::server_span(&request);
     let started = Instant::now();
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
     html::protect(response.headers_mut(), &app.csp);
-    tracing::info!(
-        target: "demo_web::access",
-        %method,
-        path = %path,
-        status = response.status().as_u16(),
-        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
+    telemetry::record_status(&span, response.status());
+    span.in_scope(|| {
+        tracing::info!(
+            target: "demo_web::access",
+            %method,
+            path = %path,
+            status = response.status().as_u16(),
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
+    });
     response
 }
 

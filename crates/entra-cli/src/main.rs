@@ -22,6 +22,7 @@ mod emulator;
 mod health;
 mod inspect;
 mod preflight;
+mod telemetry;
 mod token;
 mod web;
 
@@ -31,6 +32,17 @@ mod web;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written on stderr: `text`, or `json` (one object per
+    /// line). Traces are exported over OTLP/HTTP when
+    /// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    #[arg(
+        long,
+        global = true,
+        env = "ENTRA_LOG_FORMAT",
+        value_enum,
+        default_value_t = telemetry::LogFormat::Text
+    )]
+    log_format: telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,11 +88,19 @@ fn main() -> ExitCode {
     // `entra token` prints a token or one line saying why not, and `entra
     // inspect` explains each check itself: the libraries' own warnings only
     // when RUST_LOG asks for them.
-    init_logging(match cli.command {
+    let default_filter = match cli.command {
         Command::Health(_) => "off",
         Command::Token(_) | Command::Inspect(_) => "entra::token=info,entra::inspect=info",
         _ => "info,rustls_platform_verifier=off",
-    });
+    };
+    let telemetry =
+        match telemetry::init(cli.log_format, default_filter, service_name(&cli.command)) {
+            Ok(telemetry) => telemetry,
+            Err(message) => {
+                eprintln!("entra: {message}");
+                return ExitCode::from(2);
+            }
+        };
     if let Err(e) = &dotenv {
         if !e.not_found() {
             tracing::warn!(error = %e, "ignoring an unreadable .env file");
@@ -110,6 +130,7 @@ fn main() -> ExitCode {
     // Do not wait for stray blocking tasks.
     runtime.shutdown_background();
     tracing::debug!("runtime stopped");
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Misconfigured(message)) => {
@@ -123,15 +144,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (else `default`).
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// The service name traces carry unless `OTEL_SERVICE_NAME` says otherwise.
+fn service_name(command: &Command) -> &'static str {
+    match command {
+        Command::Demo(_) => "entra-demo",
+        Command::Emulator(_) => "entra-emulator",
+        Command::Api(_) => "demo-api",
+        Command::Web(_) => "demo-web",
+        Command::Inspect(_) | Command::Token(_) | Command::Health(_) => "entra",
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ mod scopes;
 mod server;
 mod state;
 mod store;
+mod telemetry;
 mod tls;
 mod tokens;
 mod util;

@@ -435,6 +435,7 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener, guards: &Guards) ->
             hosts::check,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(middleware::from_fn(crate::telemetry::trace))
         .layer(Extension(listener))
         .with_state(state)
 }

@@ -10,4 +10,5 @@ mod frictions;
 mod health_cli;
 mod inspect_cli;
 mod token_identity_cli;
+mod traces_cli;
 mod web_token_cli;
