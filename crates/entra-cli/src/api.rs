@@ -69,6 +69,9 @@ pub(crate) struct Args {
     /// whose redirect URI is `http://localhost:{port}/docs/oauth2-redirect.html`).
     #[arg(long, env = "API_SWAGGER_CLIENT_ID", default_value = demo::SWAGGER_CLIENT_ID)]
     swagger_client_id: String,
+
+    #[command(flatten)]
+    oidc: crate::oidc::OidcArgs,
 }
 
 /// Starts the API, prints where it is, and serves until a signal.
@@ -85,7 +88,10 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 
     // Say so when the authority is not up yet: the API keeps trying.
     let ready = api.validator().ready();
-    let authority = config.authority_host.clone();
+    let authority = config
+        .oidc_discovery_url
+        .clone()
+        .unwrap_or_else(|| config.authority_host.clone());
     let waiting = tokio::spawn(async move {
         if tokio::time::timeout(std::time::Duration::from_secs(5), ready)
             .await
@@ -173,6 +179,10 @@ fn config(args: &Args) -> Result<ApiConfig, Failure> {
         _ => {}
     }
     config.swagger_client_id = guid("--swagger-client-id", &args.swagger_client_id)?;
+    let oidc = args.oidc.resolve()?;
+    config.oidc_discovery_url = oidc.discovery_url;
+    config.oidc_issuer = oidc.issuer;
+    config.scope_claim = oidc.scope_claim;
     // Plain http only where entra-auth allows it by itself: loopback hosts.
     config.allow_insecure_http = false;
     // Check it now, to explain it in terms of flags.
@@ -268,12 +278,20 @@ fn banner(api: &DemoApi, config: &ApiConfig) -> String {
     );
     let _ = writeln!(out, "  OpenAPI:     {url}/openapi.json");
     let _ = writeln!(out, "  health:      {url}/health");
-    let _ = writeln!(
-        out,
-        "  authority:   {}/{}",
-        config.authority_host.trim_end_matches('/'),
-        config.tenant
-    );
+    match &config.oidc_discovery_url {
+        Some(discovery) => {
+            let _ = writeln!(out, "  OIDC:        {discovery}");
+            let _ = writeln!(out, "  scope claim: {}", config.scope_claim.name());
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  authority:   {}/{}",
+                config.authority_host.trim_end_matches('/'),
+                config.tenant
+            );
+        }
+    }
     let _ = writeln!(out, "  API app id:  {}", config.client_id);
     let _ = writeln!(
         out,
