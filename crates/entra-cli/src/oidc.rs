@@ -126,14 +126,22 @@ mod tests {
     #[test]
     fn urls_are_https_or_loopback() {
         assert!(
-            args(Some("http://127.0.0.1:3000/.well-known/openid-configuration"), None, "scp")
-                .resolve()
-                .is_ok()
+            args(
+                Some("http://127.0.0.1:3000/.well-known/openid-configuration"),
+                None,
+                "scp"
+            )
+            .resolve()
+            .is_ok()
         );
         for bad in ["http://id.example.com/x", "nope", "ftp://localhost/x"] {
             assert!(args(Some(bad), None, "scp").resolve().is_err(), "{bad}");
         }
-        assert!(args(None, Some("http://id.example.com"), "scp").resolve().is_err());
+        assert!(
+            args(None, Some("http://id.example.com"), "scp")
+                .resolve()
+                .is_err()
+        );
         assert!(args(None, None, "scopes").resolve().is_err());
     }
 }

@@ -8,4 +8,5 @@ mod demo_cli;
 mod emulator_cli;
 mod health_cli;
 mod inspect_cli;
+mod oidc_provider;
 mod web_token_cli;
