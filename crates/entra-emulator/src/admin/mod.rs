@@ -88,6 +88,12 @@ pub(crate) use guard::AdminGuard;
 pub(crate) use journal::apply_journal;
 pub use mint::MintRequest;
 
+/// Mints what `request` asks for, as `POST /_emulator/tokens` does (the
+/// home page's form): the signed token.
+pub(crate) fn mint_token(state: &State, request: &MintRequest) -> Result<String, Error> {
+    Ok(mint::mint(state, request)?.token)
+}
+
 /// Whether `path` is the administration API's.
 pub(crate) fn is_admin_path(path: &str) -> bool {
     path == "/_emulator" || path.starts_with("/_emulator/")
