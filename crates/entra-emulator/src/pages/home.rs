@@ -393,7 +393,16 @@ fn same_origin(headers: &HeaderMap) -> Result<(), String> {
             return Err("Cross-site form posts to the emulator are refused.".into());
         }
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    // The pages' `Referrer-Policy: no-referrer` makes browsers send
+    // `Origin: null` on their own form posts: trusted only beside
+    // `Sec-Fetch-Site: same-origin` (checked above).
+    let same_site_null = |origin: &HeaderValue| {
+        origin.as_bytes() == b"null"
+            && headers
+                .get("sec-fetch-site")
+                .is_some_and(|s| s.as_bytes().eq_ignore_ascii_case(b"same-origin"))
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).filter(|o| !same_site_null(o)) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let origin_host = origin
             .to_str()
@@ -879,5 +888,20 @@ mod tests {
             .is_err()
         );
         assert!(same_origin(&headers(&[("origin", "http://localhost:9000")])).is_err());
+        assert!(same_origin(&headers(&[("origin", "null")])).is_err());
+        assert!(
+            same_origin(&headers(&[
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin")
+            ]))
+            .is_ok()
+        );
+        assert!(
+            same_origin(&headers(&[
+                ("origin", "null"),
+                ("sec-fetch-site", "cross-site")
+            ]))
+            .is_err()
+        );
     }
 }

@@ -17,6 +17,7 @@ mod finding_11;
 mod finding_6;
 mod finding_8;
 mod finding_9;
+mod home_chromium;
 mod home_page;
 mod library;
 mod msal_node;
