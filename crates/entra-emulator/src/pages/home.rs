@@ -536,7 +536,7 @@ fn sign_in_page(home: &Home, browser: &str, status: StatusCode, error: Option<&s
     )
 }
 
-const STYLE: &str = "main{max-width:72rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}\
+const STYLE: &str = "body{max-width:76rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}\
 th,td{border:1px solid #d2d0ce;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f3f2f1}\
 code,pre,textarea{font-family:ui-monospace,monospace;font-size:.85rem}pre{background:#f3f2f1;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}\
 textarea{width:100%;box-sizing:border-box}input.copy{width:100%;font-family:ui-monospace,monospace;font-size:.85rem;padding:.3rem;box-sizing:border-box}\
@@ -723,7 +723,7 @@ fn mint_form(
     let _ = write!(
         out,
         "<h2 id=\"mint\">Mint a token</h2><p>An access token for any user (or none: app-only), client and scopes, signed by the tenant's key: what <code>POST /_emulator/tokens</code> mints.</p>{}\
-<form method=\"post\" action=\"/_emulator/home/token\" id=\"mint-form\">{}<div class=\"grid\">{}{}{}{}{}</div>{}{}{}<button type=\"submit\" id=\"mint-submit\">Mint</button></form>",
+<form method=\"post\" action=\"/_emulator/home/token#mint\" id=\"mint-form\">{}<div class=\"grid\">{}{}{}{}{}</div>{}{}{}<button type=\"submit\" id=\"mint-submit\">Mint</button></form>",
         error_for(outcome, "mint"),
         hidden("formToken", &token),
         input(
@@ -784,7 +784,7 @@ fn decode_form(out: &mut String, home: &Home, browser: &str, outcome: &Outcome) 
     let _ = write!(
         out,
         "<h2 id=\"decode\">Decode a token</h2><p>Decoded here, on the emulator: the token is not logged, kept or checked.</p>{}\
-<form method=\"post\" action=\"/_emulator/home/decode\" id=\"decode-form\">{}<label for=\"decode-token\">Token</label>\
+<form method=\"post\" action=\"/_emulator/home/decode#decode\" id=\"decode-form\">{}<label for=\"decode-token\">Token</label>\
 <textarea id=\"decode-token\" name=\"token\" rows=\"5\" autocomplete=\"off\" spellcheck=\"false\">{}</textarea>\
 <button type=\"submit\" id=\"decode-submit\">Decode</button></form>",
         error_for(outcome, "decode"),

@@ -216,7 +216,11 @@ async fn the_home_page_mints_a_token_and_decodes_it_in_chromium() {
         .wait()
         .at_most(Duration::from_secs(20))
         .for_url(
-            &url::Url::parse(&format!("{}/_emulator/home/decode", emulator.http_url())).unwrap(),
+            &url::Url::parse(&format!(
+                "{}/_emulator/home/decode#decode",
+                emulator.http_url()
+            ))
+            .unwrap(),
         )
         .await
         .unwrap();
