@@ -845,6 +845,7 @@ fn requests(out: &mut String, state: &Shared) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
