@@ -30,14 +30,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let required = |flag: &str, var: &str| {
         setting(flag, var).ok_or_else(|| format!("pass {flag} or set {var}"))
     };
-    let mut config = AuthConfig::builder()
-        .client_id(required("--client-id", "AZURE_CLIENT_ID")?)
-        .scope_claim(
-            setting("--scope-claim", "OIDC_SCOPE_CLAIM")
-                .as_deref()
-                .unwrap_or("scp")
-                .parse::<ScopeClaim>()?,
-        );
+    let mut config = AuthConfig::builder().scope_claim(
+        setting("--scope-claim", "OIDC_SCOPE_CLAIM")
+            .as_deref()
+            .unwrap_or("scp")
+            .parse::<ScopeClaim>()?,
+    );
     let issuer = setting("--oidc-issuer", "OIDC_ISSUER");
     let discovery = setting("--oidc-discovery-url", "OIDC_DISCOVERY_URL").or_else(|| {
         issuer.as_ref().map(|i| {
@@ -58,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .tenant(required("--tenant", "AZURE_TENANT_ID")?),
     };
+    config = config.client_id(required("--client-id", "AZURE_CLIENT_ID")?);
     if let Some(audience) = setting("--audience", "API_AUDIENCE") {
         config = config.audience(audience);
     }
