@@ -10,7 +10,7 @@
 //! | `POST /_emulator/tenants/{tenant}/applications` | an app registration (`appId` generated when absent) | 201 with the registration; 409 if the app id or an App ID URI exists; 422 if invalid |
 //! | `DELETE /_emulator/tenants/{tenant}/applications/{appId}` | | 204; 404 |
 //! | `POST /_emulator/tenants/{tenant}/keys/rotate` | | `{"kid": ...}` |
-//! | `GET /_emulator/requests` | | the request log: `[{"time", "method", "path", "params": [[name, value]], "omitted_params", "status"}]`, values redacted by allow-list and cut short, at most 4 MiB |
+//! | `GET /_emulator/requests` | | the request log: `[{"time", "method", "path", "params": [[name, value]], "omitted_params", "status", "aadsts"}]`, values redacted by allow-list and cut short, at most 4 MiB |
 //! | `GET /_emulator/clock`, `POST /_emulator/clock` | `{"offsetSeconds": n}` and/or `{"fixed": unix or null}` | `{"now": unix}` |
 //! | `POST /_emulator/tokens` | `{"tenant", "clientId", "resource", "user"?, "scopes"?, "claims"?}` | `{"access_token", "token_type", "expires_in", "expires_on"}` |
 //!

@@ -123,6 +123,23 @@ async fn the_home_page_shows_the_directory_without_secrets_and_mints_and_decodes
     assert!(table.contains("client_credentials"), "{table}");
     assert!(table.contains(DAEMON), "{table}");
     assert!(table.contains("AADSTS7000215"), "{table}");
+    // The administration API's request log carries the code too.
+    let log: serde_json::Value = client(&emulator)
+        .get(format!("{base}/_emulator/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failed = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == format!("/{TENANT}/oauth2/v2.0/token"))
+        .unwrap();
+    assert_eq!(failed["aadsts"], 7_000_215);
+    assert_eq!(failed["status"], 401);
 
     // Mint: a delegated token entra-auth accepts.
     let mint_token = form_token(&html, 0);
