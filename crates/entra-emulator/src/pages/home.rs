@@ -559,7 +559,7 @@ fn render(
     tenants(&mut body, &directory);
     discovery(&mut body, state, &directory);
     mint_form(&mut body, home, browser, &directory, outcome);
-    decode_form(&mut body, home, browser, outcome);
+    decode_form(&mut body, home, browser, outcome, state.now());
     requests(&mut body, state);
     html::page_styled(status, "Entra ID emulator", &body, STYLE)
 }
@@ -779,7 +779,7 @@ fn mint_form(
     }
 }
 
-fn decode_form(out: &mut String, home: &Home, browser: &str, outcome: &Outcome) {
+fn decode_form(out: &mut String, home: &Home, browser: &str, outcome: &Outcome, now: i64) {
     let token = home.forms.issue(browser, ());
     let _ = write!(
         out,
@@ -798,6 +798,22 @@ fn decode_form(out: &mut String, home: &Home, browser: &str, outcome: &Outcome) 
             html_escape(header),
             html_escape(claims)
         );
+        // The times, in UTC and relative to the emulator's clock.
+        let claims: Map<String, Value> = serde_json::from_str(claims).unwrap_or_default();
+        let times: Vec<String> = ["iat", "nbf", "exp", "auth_time"]
+            .into_iter()
+            .filter_map(|name| {
+                let t = claims.get(name)?.as_f64()? as i64;
+                Some(format!(
+                    "<li><code>{name}</code> {} UTC ({})</li>",
+                    entra_core::time::Utc::from_unix(t),
+                    html_escape(&entra_core::time::relative(t - now))
+                ))
+            })
+            .collect();
+        if !times.is_empty() {
+            let _ = write!(out, "<ul id=\"decoded-times\">{}</ul>", times.concat());
+        }
     }
 }
 

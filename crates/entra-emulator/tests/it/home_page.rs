@@ -192,6 +192,9 @@ async fn the_home_page_shows_the_directory_without_secrets_and_mints_and_decodes
     let header: serde_json::Value =
         serde_json::from_str(&element(&page, "decoded-header")).unwrap();
     assert_eq!(header["alg"], "RS256");
+    let times = &page[page.find("id=\"decoded-times\"").unwrap()..];
+    let times = &times[..times.find("</ul>").unwrap()];
+    assert!(times.contains("UTC") && times.contains("exp"), "{times}");
 
     // Bad input: one line on the page, 422, not a 500.
     let (status, page) = post(
