@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use entra_auth::AuthConfig;
+use entra_auth::{AuthConfig, ScopeClaim};
 
 use crate::Error;
 
@@ -78,6 +78,15 @@ pub struct ApiConfig {
     pub swagger_client_id: String,
     /// The largest request body accepted, in bytes; larger ones get `413`.
     pub max_body_bytes: usize,
+    /// Any OpenID Connect provider instead of Entra ID: its discovery
+    /// document (`…/.well-known/openid-configuration`). The tenant and the
+    /// authority host then only serve Swagger UI's sign-in.
+    pub oidc_discovery_url: Option<String>,
+    /// The issuer the discovery document must name (with
+    /// [`oidc_discovery_url`](Self::oidc_discovery_url)).
+    pub oidc_issuer: Option<String>,
+    /// The claim holding the scopes: `scp` (Entra ID) or `scope` (RFC 9068).
+    pub scope_claim: ScopeClaim,
 }
 
 /// Everything but the database password, which never reaches a log.
@@ -94,6 +103,9 @@ impl fmt::Debug for ApiConfig {
             .field("database_url", &redact_password(&self.database_url))
             .field("swagger_client_id", &self.swagger_client_id)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("oidc_discovery_url", &self.oidc_discovery_url)
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("scope_claim", &self.scope_claim)
             .finish()
     }
 }
@@ -128,6 +140,9 @@ impl ApiConfig {
             database_url: database_url.into(),
             swagger_client_id: demo::SWAGGER_CLIENT_ID.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            oidc_discovery_url: None,
+            oidc_issuer: None,
+            scope_claim: ScopeClaim::Scp,
         }
     }
 
@@ -152,7 +167,11 @@ impl ApiConfig {
             .allow_insecure_http(self.allow_insecure_http)
             // While the keys are not loaded, a request waits for this fetch:
             // give up quickly and answer 503 rather than hang.
-            .fetch_timeout(Duration::from_secs(5));
+            .fetch_timeout(Duration::from_secs(5))
+            .scope_claim(self.scope_claim);
+        if let Some(url) = &self.oidc_discovery_url {
+            builder = builder.oidc_discovery(url.trim(), self.oidc_issuer.clone());
+        }
         if let Some(audience) = &self.audience {
             builder = builder.audience(audience);
         }

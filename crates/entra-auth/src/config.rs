@@ -38,6 +38,53 @@ impl TokenVersions {
     }
 }
 
+/// The claim that carries a delegated token's scopes.
+///
+/// Entra ID puts them in `scp`; other OpenID Connect providers (RFC 9068
+/// JWT access tokens, panva's oidc-provider, Keycloak, Auth0) put them in
+/// `scope`. With [`ScopeClaim::Scope`] the `scope` claim is read in place
+/// of `scp` (a `scp` claim is then ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScopeClaim {
+    /// `scp` (Entra ID; the default).
+    #[default]
+    Scp,
+    /// `scope` (space-separated, as RFC 9068 defines it).
+    Scope,
+}
+
+impl ScopeClaim {
+    /// The claim's name: `scp` or `scope`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScopeClaim::Scp => "scp",
+            ScopeClaim::Scope => "scope",
+        }
+    }
+
+    /// Moves the configured claim into the slot the rules and the principal read.
+    pub(crate) fn apply(self, claims: &mut entra_core::claims::Claims<'_>) {
+        if self == ScopeClaim::Scope {
+            claims.scp = claims.scope.take();
+        }
+    }
+}
+
+impl std::str::FromStr for ScopeClaim {
+    type Err = Error;
+
+    /// `scp` or `scope`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "scp" => Ok(ScopeClaim::Scp),
+            "scope" => Ok(ScopeClaim::Scope),
+            other => Err(Error::Config(format!(
+                "the scope claim {other:?} is neither scp nor scope"
+            ))),
+        }
+    }
+}
+
 /// Which tenants' tokens a multi-tenant API accepts.
 pub(crate) use entra_core::rules::Tenants as TenantPolicy;
 
@@ -78,6 +125,7 @@ pub struct AuthConfig {
     pub(crate) entra_claims: bool,
     /// `(max entries, max bytes)` of the verified-token cache, or `None` (off).
     pub(crate) token_cache: Option<(usize, u64)>,
+    pub(crate) scope_claim: ScopeClaim,
 }
 
 impl AuthConfig {
@@ -124,6 +172,7 @@ pub struct AuthConfigBuilder {
     fetch_timeout: Duration,
     clock: Clock,
     token_cache: Option<(usize, u64)>,
+    scope_claim: ScopeClaim,
 }
 
 impl Default for AuthConfigBuilder {
@@ -148,6 +197,7 @@ impl Default for AuthConfigBuilder {
             fetch_timeout: Duration::from_secs(10),
             clock: Clock::system(),
             token_cache: Some((100_000, 256 * 1024 * 1024)),
+            scope_claim: ScopeClaim::Scp,
         }
     }
 }
@@ -306,6 +356,14 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// The claim that carries the scopes (default [`ScopeClaim::Scp`], as
+    /// Entra ID does); [`ScopeClaim::Scope`] for providers that follow
+    /// RFC 9068, usually with [`oidc_discovery`](Self::oidc_discovery).
+    pub fn scope_claim(mut self, claim: ScopeClaim) -> Self {
+        self.scope_claim = claim;
+        self
+    }
+
     /// Fixed issuers and key set (a JWKS document), with no network at all.
     /// For pinned keys and tests; the `testing` feature builds these for you.
     pub fn static_keys(
@@ -437,6 +495,7 @@ impl AuthConfigBuilder {
             clock: self.clock,
             entra_claims,
             token_cache: self.token_cache,
+            scope_claim: self.scope_claim,
         })
     }
 }

@@ -62,7 +62,8 @@ impl Validator {
         let snapshot = self.inner.verifier.keys.snapshot();
         let key_issuer = key.flatten().and_then(|k| k.issuer.clone());
         match payload.as_deref().map(Claims::read) {
-            Some(Ok(claims)) => {
+            Some(Ok(mut claims)) => {
+                self.inner.verifier.config.scope_claim.apply(&mut claims);
                 let rules = self.rules(&snapshot);
                 checks.extend(rules.explain(&claims, key_issuer.as_deref()));
             }

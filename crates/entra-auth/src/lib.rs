@@ -78,7 +78,7 @@ mod verifier;
 
 pub use body::RejectionBody;
 pub use cache::CacheStats;
-pub use config::{AuthConfig, AuthConfigBuilder, TokenVersions};
+pub use config::{AuthConfig, AuthConfigBuilder, ScopeClaim, TokenVersions};
 pub use entra_core::{Clock, InvalidToken, TokenVersion};
 pub use error::Error;
 pub use explain::Explanation;

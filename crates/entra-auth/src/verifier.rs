@@ -140,7 +140,8 @@ impl Verifier {
         rules: &Rules<'_>,
     ) -> Result<(Claims<'p>, Checked), InvalidToken> {
         verify_signature(parsed, key)?;
-        let claims = Claims::read(payload)?;
+        let mut claims = Claims::read(payload)?;
+        self.config.scope_claim.apply(&mut claims);
         let checked = rules.check(&claims, key.issuer.as_deref())?;
         Ok((claims, checked))
     }

@@ -70,6 +70,9 @@ pub(crate) struct Args {
     /// whose redirect URI is `http://localhost:{port}/docs/oauth2-redirect.html`).
     #[arg(long, env = "API_SWAGGER_CLIENT_ID", default_value = demo::SWAGGER_CLIENT_ID)]
     swagger_client_id: String,
+
+    #[command(flatten)]
+    oidc: crate::oidc::OidcArgs,
 }
 
 /// Starts the API, prints where it is, and serves until a signal.
@@ -80,7 +83,13 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .await
         .map_err(|e| bind_failure(&e, args.port))?;
     let local = check_authority(&args.authority_host)?;
-    let authority = preflight::check_tenant(&config.authority_host, &config.tenant, local).await?;
+    // Entra's tenant check; a generic OpenID Connect provider has no tenant
+    // (its discovery document is loaded, and retried, by the validator).
+    let authority = if config.oidc_discovery_url.is_some() {
+        preflight::Authority::NotYet
+    } else {
+        preflight::check_tenant(&config.authority_host, &config.tenant, local).await?
+    };
     let port = listener.local_addr().map_or(args.port, |a| a.port());
     let api = DemoApi::start(config.clone(), listener)
         .await
@@ -100,7 +109,10 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 
     // Say so when the authority is not up yet: the API keeps trying.
     let ready = api.validator().ready();
-    let authority_host = config.authority_host.clone();
+    let authority_host = config
+        .oidc_discovery_url
+        .clone()
+        .unwrap_or_else(|| config.authority_host.clone());
     let waiting = tokio::spawn(async move {
         if tokio::time::timeout(std::time::Duration::from_secs(5), ready)
             .await
@@ -195,6 +207,10 @@ fn config(args: &Args) -> Result<ApiConfig, Failure> {
         _ => {}
     }
     config.swagger_client_id = guid("--swagger-client-id", &args.swagger_client_id)?;
+    let oidc = args.oidc.resolve()?;
+    config.oidc_discovery_url = oidc.discovery_url;
+    config.oidc_issuer = oidc.issuer;
+    config.scope_claim = oidc.scope_claim;
     // Plain http only where entra-auth allows it by itself: loopback hosts.
     config.allow_insecure_http = false;
     // Check it now, to explain it in terms of flags.
@@ -290,12 +306,20 @@ fn banner(api: &DemoApi, config: &ApiConfig) -> String {
     );
     let _ = writeln!(out, "  OpenAPI:     {url}/openapi.json");
     let _ = writeln!(out, "  health:      {url}/health");
-    let _ = writeln!(
-        out,
-        "  authority:   {}/{}",
-        config.authority_host.trim_end_matches('/'),
-        config.tenant
-    );
+    match &config.oidc_discovery_url {
+        Some(discovery) => {
+            let _ = writeln!(out, "  OIDC:        {discovery}");
+            let _ = writeln!(out, "  scope claim: {}", config.scope_claim.name());
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  authority:   {}/{}",
+                config.authority_host.trim_end_matches('/'),
+                config.tenant
+            );
+        }
+    }
     let _ = writeln!(out, "  API app id:  {}", config.client_id);
     let _ = writeln!(
         out,

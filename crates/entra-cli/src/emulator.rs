@@ -408,6 +408,10 @@ fn banner(emulator: &Emulator, args: &Args, data_dir: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "entra emulator: a local Microsoft Entra ID");
     let _ = writeln!(out, "  HTTP:        {http}");
+    let _ = writeln!(
+        out,
+        "  home page:   {http}/   (directory, mint and decode tokens, recent requests)"
+    );
     match &https {
         Some(url) => {
             let _ = writeln!(out, "  HTTPS:       {url}");

@@ -31,7 +31,8 @@ pub(crate) struct Args {
     #[arg(long, env = "AZURE_CLIENT_ID")]
     client_id: Option<String>,
 
-    /// Another accepted audience (a custom App ID URI).
+    /// Another accepted audience (a custom App ID URI; with
+    /// --oidc-discovery-url, the provider's resource or API identifier).
     #[arg(long, env = "API_AUDIENCE")]
     audience: Option<String>,
 
@@ -60,6 +61,9 @@ pub(crate) struct Args {
     /// `{data-dir}/emulator/tls/ca.pem` for its HTTPS listener).
     #[arg(long, env = "ENTRA_CA_FILE")]
     ca_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    oidc: crate::oidc::OidcArgs,
 }
 
 /// Decodes, and validates when a client id is given. Exit code 1 when the
@@ -74,25 +78,43 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     println!("\nClaims");
     print_members(&claims, now);
 
-    let Some(client_id) = args.client_id.clone() else {
-        println!("\n(decoded only: pass --client-id to validate it for an API)");
-        return Ok(());
+    let oidc = args.oidc.resolve()?;
+    // The expected audience: the client id, else (any provider) --audience alone.
+    let client_id = match (&args.client_id, &args.audience, &oidc.discovery_url) {
+        (Some(client_id), _, _) => client_id.clone(),
+        (None, Some(audience), Some(_)) => audience.clone(),
+        _ => {
+            println!(
+                "\n(decoded only: pass --client-id, or --audience with --oidc-discovery-url, to validate it for an API)"
+            );
+            return Ok(());
+        }
     };
     let http = http_client(args.ca_file.as_deref())?;
-    let insecure = check_authority(&args.authority_host)?;
-    let authority = format!(
-        "{}/{}",
-        args.authority_host.trim_end_matches('/'),
-        args.tenant
-    );
-    println!("\nChecks against {authority} for API {client_id}");
     let mut builder = entra_auth::AuthConfig::builder()
-        .authority_host(&args.authority_host)
-        .tenant(&args.tenant)
         .client_id(&client_id)
-        .allow_insecure_http(insecure)
+        .scope_claim(oidc.scope_claim)
         .token_cache(false);
-    if let Some(audience) = &args.audience {
+    match &oidc.discovery_url {
+        Some(url) => {
+            println!("\nChecks against {url} for API {client_id}");
+            builder = builder.oidc_discovery(url, oidc.issuer.clone());
+        }
+        None => {
+            let insecure = check_authority(&args.authority_host)?;
+            let authority = format!(
+                "{}/{}",
+                args.authority_host.trim_end_matches('/'),
+                args.tenant
+            );
+            println!("\nChecks against {authority} for API {client_id}");
+            builder = builder
+                .authority_host(&args.authority_host)
+                .tenant(&args.tenant)
+                .allow_insecure_http(insecure);
+        }
+    }
+    if let Some(audience) = args.audience.as_ref().filter(|a| **a != client_id) {
         builder = builder.audience(audience);
     }
     let config = builder

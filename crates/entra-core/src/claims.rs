@@ -26,6 +26,9 @@ pub struct Claims<'a> {
     pub at_hash: Option<Json<'a>>,
     pub c_hash: Option<Json<'a>>,
     pub scp: Option<Json<'a>>,
+    /// `scope` (RFC 9068, RFC 8693): where providers other than Entra put
+    /// the scopes; read in place of `scp` only when a validator is told to.
+    pub scope: Option<Json<'a>>,
     pub roles: Option<Json<'a>>,
     pub groups: Option<Json<'a>>,
     pub wids: Option<Json<'a>>,
@@ -57,6 +60,7 @@ impl<'a> Members<'a> for Claims<'a> {
             "at_hash" => &mut self.at_hash,
             "c_hash" => &mut self.c_hash,
             "scp" => &mut self.scp,
+            "scope" => &mut self.scope,
             "roles" => &mut self.roles,
             "groups" => &mut self.groups,
             "wids" => &mut self.wids,

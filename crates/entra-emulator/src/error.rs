@@ -601,6 +601,9 @@ impl OAuthError {
         let mut response = (self.status, Json(self.body(correlation_id, now))).into_response();
         no_store(response.headers_mut());
         response
+            .extensions_mut()
+            .insert(crate::state::AadstsCode(self.code));
+        response
     }
 }
 

@@ -13,10 +13,15 @@ button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}.error{color:#a4262c}
 /// A complete page. `body` is trusted HTML: escape every value put into it
 /// with [`html_escape`] or [`hidden`].
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_styled(status, title, body, "")
+}
+
+/// A complete page with `style` (trusted CSS) after the shared style.
+pub(crate) fn page_styled(status: StatusCode, title: &str, body: &str, style: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} - Entra emulator</title><style>{STYLE}</style></head>\
+<title>{title} - Entra emulator</title><style>{STYLE}{style}</style></head>\
 <body><main><h1>{title}</h1>{body}</main>\
 <p class=\"muted\">Microsoft Entra ID emulator: a local stand-in, not Microsoft.</p></body></html>",
         title = html_escape(title),
@@ -29,14 +34,18 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
 /// An error page (for errors that must not be redirected to the client,
 /// such as an unknown client or an unregistered redirect URI).
 pub(crate) fn error_page(status: StatusCode, code: u32, message: &str) -> Response {
-    page(
+    let mut response = page(
         status,
         "Sign-in error",
         &format!(
             "<p class=\"error\" role=\"alert\">AADSTS{code}: {}</p>",
             html_escape(message)
         ),
-    )
+    );
+    response
+        .extensions_mut()
+        .insert(crate::state::AadstsCode(code));
+    response
 }
 
 /// `<input type="hidden">` with an escaped value.

@@ -86,7 +86,7 @@ impl RequestLog {
     }
 
     /// The records, oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &RequestRecord> {
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &RequestRecord> {
         self.records.iter()
     }
 }
@@ -159,6 +159,7 @@ mod tests {
 
     fn record(value: &str) -> RequestRecord {
         RequestRecord {
+            aadsts: None,
             time: 0,
             method: "POST".to_owned(),
             path: "/t/oauth2/v2.0/token".to_owned(),

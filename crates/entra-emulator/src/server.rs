@@ -220,6 +220,7 @@ impl Emulator {
                 config.admin_token.clone(),
                 state.clone(),
             )),
+            home: Arc::new(pages::home::Home::new(config.admin_token.clone())),
         };
         let (shutdown, _) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -383,6 +384,8 @@ where
 pub(crate) struct Guards {
     hosts: Arc<AllowedHosts>,
     admin: Arc<admin::AdminGuard>,
+    /// The home page's forms and sessions (it honours the admin token too).
+    home: Arc<pages::home::Home>,
 }
 
 /// Every route, for one listener. The `Host` is checked on every route
@@ -428,7 +431,7 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener, guards: &Guards) ->
             any(managed_identity::app_service),
         )
         .route(managed_identity::IMDS_PATH, any(managed_identity::imds))
-        .merge(pages::routes())
+        .merge(pages::routes(guards.home.clone()))
         .merge(admin::routes(guards.admin.clone()))
         .layer(middleware::from_fn_with_state(
             (guards.hosts.clone(), state.clone()),
@@ -478,6 +481,10 @@ async fn record(State(state): State<Arc<Shared>>, request: Request, next: Next) 
         params,
         omitted_params,
         status: response.status().as_u16(),
+        aadsts: response
+            .extensions()
+            .get::<crate::state::AadstsCode>()
+            .map(|code| code.0),
     });
     response
 }

@@ -137,7 +137,14 @@ pub struct RequestRecord {
     pub omitted_params: usize,
     /// The answer's status.
     pub status: u16,
+    /// The AADSTS code of an error answer (token endpoint, sign-in pages), if any.
+    pub aadsts: Option<u32>,
 }
+
+/// The AADSTS code an error answer carries, as a response extension the
+/// request log reads (the body is never parsed for it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AadstsCode(pub u32);
 
 /// A signed-in browser session at the emulator (single sign-on).
 #[derive(Debug, Clone)]

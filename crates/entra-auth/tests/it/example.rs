@@ -106,3 +106,65 @@ fn example_refuses_to_start_without_its_configuration() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("AZURE_TENANT_ID"));
 }
+
+/// Generic OpenID Connect, by flags alone: the discovery URL, the issuer it
+/// must name, and scopes read from `scope` (RFC 9068).
+#[tokio::test]
+async fn example_accepts_any_oidc_provider_by_flags() {
+    let authority = MockAuthority::start().await;
+    let tid = authority.issuer.tenant_id().to_owned();
+    let mut command = Command::new(example_binary());
+    for name in ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_AUTHORITY_HOST"] {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .args([
+            "--oidc-discovery-url",
+            &format!(
+                "{}/{tid}/v2.0/.well-known/openid-configuration",
+                authority.base()
+            ),
+            "--oidc-issuer",
+            &authority.issuer.issuer_v2(),
+            "--client-id",
+            authority.issuer.client_id(),
+            "--scope-claim",
+            "scope",
+            "--port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the example prints its address")
+        .to_owned();
+    let url = format!("{base}/heroes");
+    let rfc9068 = |scope: &str| {
+        authority
+            .issuer
+            .delegated(Vec::<String>::new())
+            .without("scp")
+            .claim("scope", scope)
+            .sign()
+    };
+    let ok = get_with_token(&url, &rfc9068("Heroes.Read")).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let lacking = get_with_token(&url, &rfc9068("Heroes.Write")).await;
+    assert_eq!(lacking.status, 403, "{lacking:?}");
+    // Entra's `scp` is not read for this provider.
+    let entra = get_with_token(&url, &authority.issuer.delegated(["Heroes.Read"]).sign()).await;
+    assert!(entra.is_invalid_token(), "{entra:?}");
+    drop(child);
+}

@@ -10,5 +10,6 @@ mod harness;
 mod http_answers;
 mod properties;
 mod reliability;
+mod scope_claim;
 mod token_cache;
 mod tonic_service;

@@ -19,10 +19,10 @@ const API: &str = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
 const DAEMON: &str = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f";
 
 /// A unique directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -43,7 +43,7 @@ impl Drop for TempDir {
 }
 
 /// `entra api --port 0` with a clean environment, run in `cwd`.
-fn entra_api(cwd: &Path, args: &[&str]) -> Command {
+pub(crate) fn entra_api(cwd: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_entra"));
     command.arg("api").args(args).current_dir(cwd);
     for (name, _) in std::env::vars() {
@@ -60,15 +60,15 @@ fn entra_api(cwd: &Path, args: &[&str]) -> Command {
 }
 
 /// A running `entra api` and what it printed.
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    banner: String,
+    pub(crate) banner: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Running {
     /// Starts it and reads stdout up to the end of the banner.
-    fn start(mut command: Command) -> Self {
+    pub(crate) fn start(mut command: Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -115,7 +115,7 @@ impl Running {
     }
 
     /// The URL printed after `label:`.
-    fn url(&self, label: &str) -> String {
+    pub(crate) fn url(&self, label: &str) -> String {
         self.banner
             .lines()
             .find_map(|l| l.trim().strip_prefix(&format!("{label}:")))
@@ -192,7 +192,7 @@ fn run_to_end(mut command: Command) -> (Option<i32>, String) {
     (status.code(), reader.join().unwrap())
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -200,7 +200,7 @@ fn client() -> reqwest::Client {
 }
 
 /// Waits until `/health` answers 200 (keys loaded, database reachable).
-async fn wait_until_ready(base: &str) {
+pub(crate) async fn wait_until_ready(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(response) = client().get(format!("{base}/health")).send().await {
@@ -447,6 +447,9 @@ fn help_documents_every_option_and_its_variable() {
         ("--allowed-tenants", "API_ALLOWED_TENANTS"),
         ("--swagger-client-id", "API_SWAGGER_CLIENT_ID"),
         ("--data-dir", "ENTRA_DATA_DIR"),
+        ("--oidc-discovery-url", "OIDC_DISCOVERY_URL"),
+        ("--oidc-issuer", "OIDC_ISSUER"),
+        ("--scope-claim", "OIDC_SCOPE_CLAIM"),
     ] {
         assert!(help.contains(flag), "{flag}: {help}");
         assert!(help.contains(var), "{var}: {help}");

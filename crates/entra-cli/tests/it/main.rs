@@ -9,6 +9,7 @@ mod emulator_cli;
 mod frictions;
 mod health_cli;
 mod inspect_cli;
+mod oidc_provider;
 mod token_identity_cli;
 mod traces_cli;
 mod web_token_cli;

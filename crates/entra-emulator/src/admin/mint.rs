@@ -83,7 +83,7 @@ impl MintRequest {
 
 /// Mints what `request` asks for, with the tenant and registrations
 /// borrowed from the current directory snapshot.
-fn mint(state: &State, request: &MintRequest) -> Result<Issued, Error> {
+pub(crate) fn mint(state: &State, request: &MintRequest) -> Result<Issued, Error> {
     let refused = |e: MintError| Error::Admin(AdminError::Mint(e));
     let directory = state.dir();
     let tenant = directory

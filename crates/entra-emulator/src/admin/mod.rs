@@ -14,7 +14,7 @@
 //! | `POST /_emulator/tenants/{tenant}/managedIdentities` | a managed identity (`type`, `clientId`, `principalId`, `resourceId`, `appRoleAssignments`; ids generated when absent) | 201 with it; 409 if the client id exists; 422 if invalid |
 //! | `DELETE /_emulator/tenants/{tenant}/managedIdentities/{clientId}` | | 204; 404 |
 //! | `POST /_emulator/tenants/{tenant}/keys/rotate` | | `{"kid": ...}` |
-//! | `GET /_emulator/requests` | | the request log: `[{"time", "method", "path", "params": [[name, value]], "omitted_params", "status"}]`, values redacted by allow-list and cut short, at most 4 MiB |
+//! | `GET /_emulator/requests` | | the request log: `[{"time", "method", "path", "params": [[name, value]], "omitted_params", "status", "aadsts"}]`, values redacted by allow-list and cut short, at most 4 MiB |
 //! | `GET /_emulator/clock`, `POST /_emulator/clock` | `{"offsetSeconds": n}` and/or `{"fixed": unix or null}` | `{"now": unix}` |
 //! | `POST /_emulator/tokens` | `{"tenant", "clientId", "resource", "user"?, "scopes"?, "claims"?}` | `{"access_token", "token_type", "expires_in", "expires_on"}` |
 //!
@@ -92,6 +92,12 @@ use crate::{Error, util};
 pub(crate) use guard::AdminGuard;
 pub(crate) use journal::apply_journal;
 pub use mint::MintRequest;
+
+/// Mints what `request` asks for, as `POST /_emulator/tokens` does (the
+/// home page's form): the signed token.
+pub(crate) fn mint_token(state: &State, request: &MintRequest) -> Result<String, Error> {
+    Ok(mint::mint(state, request)?.token)
+}
 
 /// Whether `path` is the administration API's.
 pub(crate) fn is_admin_path(path: &str) -> bool {

@@ -299,6 +299,8 @@ struct RequestView<'a> {
     params: &'a [(String, String)],
     omitted_params: usize,
     status: u16,
+    /// The AADSTS code of an error answer, if any.
+    aadsts: Option<u32>,
 }
 
 impl<'a> From<&'a RequestRecord> for RequestView<'a> {
@@ -310,6 +312,7 @@ impl<'a> From<&'a RequestRecord> for RequestView<'a> {
             params: &record.params,
             omitted_params: record.omitted_params,
             status: record.status,
+            aadsts: record.aadsts,
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`logout`]: `/{tenant}/oauth2/v2.0/logout` and `/{tenant}/oauth2/logout`.
 //! - [`devicelogin`]: `/devicelogin`, where a user enters a device code,
 //!   signs in and approves.
+//! - [`home`]: the home page at `/` and `/_emulator/`: the directory,
+//!   discovery URLs, recent requests, a token minting form and a decode box.
 //! - [`anti_forgery`]: the single-use, browser-bound tokens every form
 //!   carries.
 //!
@@ -16,6 +18,7 @@
 pub(crate) mod anti_forgery;
 pub(crate) mod authorize;
 pub(crate) mod devicelogin;
+pub(crate) mod home;
 mod logout;
 
 use std::sync::Arc;
@@ -34,9 +37,18 @@ pub(crate) const SESSION_COOKIE: &str = "entra_emulator_session";
 /// A random id naming the browser, to which pending forms are bound.
 pub(crate) const BROWSER_COOKIE: &str = "entra_emulator_browser";
 
-/// The browser routes.
-pub(crate) fn routes() -> Router<Arc<State>> {
+/// The browser routes; the home page's with its state.
+pub(crate) fn routes(home: Arc<home::Home>) -> Router<Arc<State>> {
+    let home_routes = Router::new()
+        .route("/", get(home::show))
+        .route("/_emulator", get(home::show))
+        .route("/_emulator/", get(home::show))
+        .route("/_emulator/home/sign-in", post(home::sign_in))
+        .route("/_emulator/home/token", post(home::mint))
+        .route("/_emulator/home/decode", post(home::decode_box))
+        .layer(axum::Extension(home));
     Router::new()
+        .merge(home_routes)
         .route(
             "/{tenant}/oauth2/v2.0/authorize",
             get(authorize::endpoint::<false>).post(authorize::endpoint::<false>),

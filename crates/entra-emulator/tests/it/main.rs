@@ -19,6 +19,8 @@ mod finding_11;
 mod finding_6;
 mod finding_8;
 mod finding_9;
+mod home_chromium;
+mod home_page;
 mod library;
 mod managed_identity;
 mod msal_node;
