@@ -7,6 +7,7 @@ mod common;
 mod federated;
 mod finding_8;
 mod logs;
+mod managed_identity;
 mod pages;
 mod probes;
 mod redis;
