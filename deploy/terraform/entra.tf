@@ -352,6 +352,7 @@ resource "azuread_application_password" "daemon" {
 # api://AzureADTokenExchange from App Service (IDENTITY_ENDPOINT) and sends it
 # as its client assertion. No web secret exists.
 resource "azuread_application_federated_identity_credential" "heroes_web" {
+  #checkov:skip=CKV_AZURE_249:Not a GitHub Actions trust: the issuer is the tenant itself (a managed identity's token), and the subject is exactly one identity's principal id (a GUID, no wildcard), not a repo:OWNER/REPO claim.
   count          = local.web_uses_secret ? 0 : 1
   application_id = azuread_application.heroes_web.id
   display_name   = "app-service-managed-identity"
