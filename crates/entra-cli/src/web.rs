@@ -374,7 +374,7 @@ fn banner(web: &DemoWeb, config: &WebConfig) -> String {
     ) {
         (Some(file), _) => format!("federated token file {}", file.display()),
         (None, Some(identity)) => match identity.identity() {
-            entra_client::ManagedIdentityId::ClientId(id) => {
+            ManagedIdentityId::ClientId(id) => {
                 format!("managed identity {id} (federated credential)")
             }
             _ => "system-assigned managed identity (federated credential)".to_owned(),
@@ -491,6 +491,93 @@ mod tests {
         assert!(
             matches!(missing, Err(Failure::Misconfigured(m)) if m.contains("cannot read the federated token file"))
         );
+    }
+
+    #[test]
+    fn the_managed_identity_replaces_the_secret() {
+        const IDENTITY: &str = "a7c3e9f1-4b2d-4e8a-9f6c-1d3b5a7c9e2f";
+        // On App Service: IDENTITY_ENDPOINT and IDENTITY_HEADER, a
+        // user-assigned identity.
+        let remote = config(
+            &args(&[
+                "--authority-host",
+                "https://login.microsoftonline.com",
+                "--managed-identity-assertion",
+                "--managed-identity-client-id",
+                IDENTITY,
+                "--identity-endpoint",
+                "http://127.0.0.1:41000/msi/token",
+                "--identity-header",
+                "header-value",
+            ]),
+            8000,
+        )
+        .unwrap();
+        assert_eq!(remote.client_secret, "");
+        assert!(remote.federated_token_file.is_none());
+        let identity = remote.managed_identity_assertion.clone().unwrap();
+        assert!(identity.source().is_app_service());
+        assert_eq!(
+            identity.identity(),
+            &ManagedIdentityId::ClientId(IDENTITY.into())
+        );
+        assert!(!format!("{remote:?}").contains("header-value"));
+
+        // Beside the local emulator, without IDENTITY_ENDPOINT: its
+        // IMDS-style endpoint, the system-assigned identity; never the demo
+        // secret.
+        let local = config(&args(&["--managed-identity-assertion"]), 8000).unwrap();
+        assert_eq!(local.client_secret, "");
+        let identity = local.managed_identity_assertion.unwrap();
+        assert!(!identity.source().is_app_service());
+        assert_eq!(
+            identity.source().endpoint().as_str(),
+            "http://localhost:9000/metadata/identity/oauth2/token"
+        );
+        assert_eq!(identity.identity(), &ManagedIdentityId::SystemAssigned);
+
+        let refused = |argv: &[&str], expected: &str| match config(&args(argv), 8000) {
+            Err(Failure::Misconfigured(m)) => assert!(m.contains(expected), "{m}"),
+            other => panic!("{argv:?}: {other:?}"),
+        };
+        refused(
+            &["--managed-identity-assertion", "--client-secret", "s"],
+            "set one",
+        );
+        refused(
+            &["--managed-identity-client-id", IDENTITY],
+            "WEB_MANAGED_IDENTITY_ASSERTION",
+        );
+        refused(
+            &[
+                "--managed-identity-assertion",
+                "--managed-identity-client-id",
+                "not-a-guid",
+            ],
+            "expected a GUID",
+        );
+        refused(
+            &[
+                "--managed-identity-assertion",
+                "--identity-endpoint",
+                "http://127.0.0.1:41000/msi/token",
+            ],
+            "go together",
+        );
+        // IDENTITY_ENDPOINT is on every App Service: without the flag it is
+        // ignored, and the secret is used.
+        let secret = config(
+            &args(&[
+                "--client-secret",
+                "s",
+                "--identity-endpoint",
+                "http://127.0.0.1:41000/msi/token",
+            ]),
+            8000,
+        )
+        .unwrap();
+        assert_eq!(secret.client_secret, "s");
+        assert!(secret.managed_identity_assertion.is_none());
     }
 
     #[test]

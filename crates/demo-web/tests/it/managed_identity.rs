@@ -19,6 +19,8 @@ use crate::common::*;
 const IDENTITY_CLIENT_ID: &str = "a7c3e9f1-4b2d-4e8a-9f6c-1d3b5a7c9e2f";
 const IDENTITY_PRINCIPAL_ID: &str = "b8d4f0a2-5c3e-4f9b-8a7d-2e4c6b8d0f3a";
 const CREDENTIAL_NAME: &str = "heroes-web-identity";
+/// The demo directory's system-assigned identity: not the web app's.
+const OTHER_PRINCIPAL_ID: &str = "e1d2c3b4-a5f6-4789-8abc-def012345678";
 
 /// The demo directory without Heroes Web's secret.
 fn directory_without_web_secret() -> Directory {
@@ -110,8 +112,23 @@ async fn the_web_app_signs_in_with_its_managed_identity_and_no_secret() {
     let home = browser.home(&stack).await;
     assert!(home.body.contains("Ada Lovelace"), "{}", home.body);
 
-    // The registration stops trusting the identity: the next sign-in fails
-    // with Entra's refusal on an error page, not a session and not a 500.
+    // The registration stops trusting the identity (its federated
+    // credential is removed; another identity's remains, so that the app
+    // stays a confidential client): the next sign-in fails with Entra's
+    // refusal on an error page, not a session and not a 500.
+    stack
+        .emulator
+        .add_federated_credential(
+            TENANT,
+            WEB,
+            serde_json::from_value::<FederatedIdentityCredential>(serde_json::json!({
+                "name": "another-identity",
+                "issuer": stack.emulator.issuer_v2(TENANT),
+                "subject": OTHER_PRINCIPAL_ID,
+            }))
+            .unwrap(),
+        )
+        .unwrap();
     stack
         .emulator
         .remove_federated_credential(TENANT, WEB, CREDENTIAL_NAME)
@@ -120,6 +137,7 @@ async fn the_web_app_signs_in_with_its_managed_identity_and_no_secret() {
     let answer = other.sign_in_as(&stack, ALICE, ALICE_PASSWORD).await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(answer.body.contains("Sign-in failed"), "{}", answer.body);
+    assert!(answer.body.contains("invalid_client"), "{}", answer.body);
     assert!(
         answer.body.contains("AADSTS700211") || answer.body.contains("AADSTS700213"),
         "{}",

@@ -672,7 +672,10 @@ fn a_change_on_one_side_only_is_caught() {
 /// The `{ NAME = value }` objects an `app_settings` expression is made of: an
 /// object, or `merge(...)` of objects and of `cond ? tomap({...}) :
 /// tomap({...})` (settings that depend on a variable: every branch counts).
-fn setting_objects<'a>(expr: &'a Expression, out: &mut Vec<&'a hcl::Object<hcl::ObjectKey, Expression>>) {
+fn setting_objects<'a>(
+    expr: &'a Expression,
+    out: &mut Vec<&'a hcl::Object<hcl::ObjectKey, Expression>>,
+) {
     match expr {
         Expression::Object(object) => out.push(object),
         Expression::Parenthesis(inner) => setting_objects(inner, out),
@@ -687,7 +690,9 @@ fn setting_objects<'a>(expr: &'a Expression, out: &mut Vec<&'a hcl::Object<hcl::
                 setting_objects(arg, out);
             }
         }
-        other => panic!("app_settings: {other} is neither an object nor merge/tomap/a conditional of objects"),
+        other => panic!(
+            "app_settings: {other} is neither an object nor merge/tomap/a conditional of objects"
+        ),
     }
 }
 
@@ -826,13 +831,14 @@ fn the_web_app_signs_in_with_its_managed_identity_or_a_secret() {
     );
     let count = |kind: &str, name: &str| {
         let all = resources(&files, kind);
-        let body = all
-            .get(name)
-            .unwrap_or_else(|| panic!("{kind}.{name}"));
+        let body = all.get(name).unwrap_or_else(|| panic!("{kind}.{name}"));
         attr_text(body, "count").unwrap_or_else(|| panic!("{kind}.{name} has no count"))
     };
     assert_eq!(
-        count("azuread_application_federated_identity_credential", "heroes_web"),
+        count(
+            "azuread_application_federated_identity_credential",
+            "heroes_web"
+        ),
         "local.web_uses_secret ? 0 : 1"
     );
     assert_eq!(
@@ -848,7 +854,9 @@ fn the_web_app_signs_in_with_its_managed_identity_or_a_secret() {
         .flat_map(|body| blocks(body, "variable"))
         .filter_map(|b| Some((b.labels().first()?.as_str().to_owned(), b.body())))
         .collect();
-    let variable = variables.get("web_credential").expect("variable web_credential");
+    let variable = variables
+        .get("web_credential")
+        .expect("variable web_credential");
     assert_eq!(attr_text(variable, "default").as_deref(), Some("federated"));
 }
 
