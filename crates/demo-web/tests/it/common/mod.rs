@@ -117,13 +117,16 @@ pub async fn redis_url() -> Option<String> {
     }
 }
 
+/// A change to the web app's configuration that needs the running emulator.
+pub type EmulatorTweak = Box<dyn FnOnce(&mut WebConfig, &Emulator) + Send>;
+
 /// How to start a [`Stack`].
 pub struct StackBuilder {
     pub directory: Directory,
     pub backend: SessionBackend,
     pub tweak: Box<dyn FnOnce(&mut WebConfig) + Send>,
     /// Like `tweak`, with the running emulator (its identity endpoint...).
-    pub tweak_with_emulator: Box<dyn FnOnce(&mut WebConfig, &Emulator) + Send>,
+    pub tweak_with_emulator: EmulatorTweak,
     /// Put a tampering proxy in front of the emulator as the web app's authority.
     pub tamper: Option<tamper::Mutation>,
 }
