@@ -127,9 +127,11 @@ resource "time_sleep" "operator_kv_secrets" {
   depends_on      = [azurerm_role_assignment.operator_kv_secrets]
 }
 
+# Only with web_credential = "secret".
 resource "azurerm_key_vault_secret" "web_client_secret" {
+  count           = local.web_uses_secret ? 1 : 0
   name            = "web-client-secret"
-  value           = azuread_application_password.heroes_web.value
+  value           = azuread_application_password.heroes_web[0].value
   key_vault_id    = azurerm_key_vault.main.id
   content_type    = "text/plain"
   expiration_date = local.client_secret_end_date
@@ -361,21 +363,30 @@ resource "azurerm_linux_web_app" "web" {
   }
 
   # Exactly the variables `entra web` reads (crates/entra-cli/src/web.rs),
-  # plus WEBSITES_PORT, App Service's own: where the container listens.
-  app_settings = {
-    AZURE_AUTHORITY_HOST = var.authority_host
-    AZURE_TENANT_ID      = var.tenant_id
-    AZURE_CLIENT_ID      = azuread_application.heroes_web.client_id
-    AZURE_CLIENT_SECRET  = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.web_client_secret.versionless_id})"
-    WEB_PUBLIC_URL       = local.web_public_url
-    WEB_BIND             = "0.0.0.0"
-    WEB_PORT             = local.container_port
-    WEB_SCOPES           = join(",", [for scope in ["Heroes.Read", "Heroes.Write", "Heroes.Delete"] : "api://${azuread_application.heroes_api.client_id}/${scope}"])
-    API_BASE_URL         = local.api_public_url
-    SESSION_STORE        = "redis"
-    REDIS_URL            = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.redis_url.versionless_id})"
-    WEBSITES_PORT        = local.container_port
-  }
+  # plus WEBSITES_PORT, App Service's own: where the container listens. The
+  # credential (web_credential): the managed identity as federated
+  # credential, or the client secret from Key Vault.
+  app_settings = merge(
+    {
+      AZURE_AUTHORITY_HOST = var.authority_host
+      AZURE_TENANT_ID      = var.tenant_id
+      AZURE_CLIENT_ID      = azuread_application.heroes_web.client_id
+      WEB_PUBLIC_URL       = local.web_public_url
+      WEB_BIND             = "0.0.0.0"
+      WEB_PORT             = local.container_port
+      WEB_SCOPES           = join(",", [for scope in ["Heroes.Read", "Heroes.Write", "Heroes.Delete"] : "api://${azuread_application.heroes_api.client_id}/${scope}"])
+      API_BASE_URL         = local.api_public_url
+      SESSION_STORE        = "redis"
+      REDIS_URL            = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.redis_url.versionless_id})"
+      WEBSITES_PORT        = local.container_port
+    },
+    local.web_uses_secret ? tomap({
+      AZURE_CLIENT_SECRET = "@Microsoft.KeyVault(SecretUri=${join("", azurerm_key_vault_secret.web_client_secret[*].versionless_id)})"
+      }) : tomap({
+      WEB_MANAGED_IDENTITY_ASSERTION = "true"
+      WEB_MANAGED_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.apps.client_id
+    }),
+  )
 
   logs {
     detailed_error_messages = true

@@ -324,7 +324,14 @@ locals {
   client_secret_end_date = timeadd(time_rotating.client_secrets.rotation_rfc3339, "720h")
 }
 
+locals {
+  # web_credential: the managed identity as federated credential, or a secret.
+  web_uses_secret = var.web_credential == "secret"
+}
+
+# Only with web_credential = "secret".
 resource "azuread_application_password" "heroes_web" {
+  count               = local.web_uses_secret ? 1 : 0
   application_id      = azuread_application.heroes_web.id
   display_name        = "App Service (Key Vault)"
   end_date            = local.client_secret_end_date
@@ -336,4 +343,21 @@ resource "azuread_application_password" "daemon" {
   display_name        = "Daemon (Key Vault)"
   end_date            = local.client_secret_end_date
   rotate_when_changed = { rotation = time_rotating.client_secrets.id }
+}
+
+# --- Heroes Web's federated credential: the apps' managed identity -----------
+# With web_credential = "federated" (the default), Heroes Web trusts the
+# user-assigned identity the web app runs as: `entra web
+# --managed-identity-assertion` gets that identity's token for
+# api://AzureADTokenExchange from App Service (IDENTITY_ENDPOINT) and sends it
+# as its client assertion. No web secret exists.
+resource "azuread_application_federated_identity_credential" "heroes_web" {
+  #checkov:skip=CKV_AZURE_249:Not a GitHub Actions trust: the issuer is the tenant itself (a managed identity's token), and the subject is exactly one identity's principal id (a GUID, no wildcard), not a repo:OWNER/REPO claim.
+  count          = local.web_uses_secret ? 0 : 1
+  application_id = azuread_application.heroes_web.id
+  display_name   = "app-service-managed-identity"
+  description    = "The web app's user-assigned managed identity (entra web --managed-identity-assertion)."
+  audiences      = ["api://AzureADTokenExchange"]
+  issuer         = "https://login.microsoftonline.com/${var.tenant_id}/v2.0"
+  subject        = azurerm_user_assigned_identity.apps.principal_id
 }

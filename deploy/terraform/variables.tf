@@ -212,8 +212,18 @@ variable "redis_capacity" {
   }
 }
 
+variable "web_credential" {
+  description = "How the web app (Heroes Web) proves itself to Entra ID when it redeems codes: \"federated\" (default) makes the apps' user-assigned managed identity a federated credential of the registration, so no web secret exists anywhere (entra web --managed-identity-assertion); \"secret\" creates a client secret, rotated and kept in Key Vault."
+  type        = string
+  default     = "federated"
+  validation {
+    condition     = contains(["federated", "secret"], var.web_credential)
+    error_message = "web_credential must be \"federated\" or \"secret\"."
+  }
+}
+
 variable "client_secret_rotation_days" {
-  description = "Lifetime of the web app's client secret: after it, the next terraform apply creates a new one and stores it in Key Vault."
+  description = "Lifetime of the client secrets (the daemon's, and the web app's with web_credential = \"secret\"): after it, the next terraform apply creates a new one and stores it in Key Vault."
   type        = number
   default     = 180
   validation {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use entra_client::Clock;
+use entra_client::{Clock, ManagedIdentityCredential};
 use url::Url;
 
 use crate::Error;
@@ -86,14 +86,24 @@ pub struct WebConfig {
     pub client_id: String,
     /// The web app's client secret. Never logged, never shown. Empty when
     /// the app authenticates with a [federated token
-    /// file](Self::federated_token_file) instead.
+    /// file](Self::federated_token_file) or its [managed
+    /// identity](Self::managed_identity_assertion) instead.
     pub client_secret: String,
     /// Workload identity federation instead of a secret: the file holding
     /// the token the app registration's federated credential trusts
     /// (`AZURE_FEDERATED_TOKEN_FILE`, e.g. a Kubernetes projected
     /// service-account token), sent as the client assertion and read again
-    /// whenever it changes. Set this or the secret, not both.
+    /// whenever it changes. Set exactly one of the secret, this file and
+    /// the [managed identity](Self::managed_identity_assertion).
     pub federated_token_file: Option<PathBuf>,
+    /// The managed identity as the federated credential: its token for
+    /// `api://AzureADTokenExchange` is the client assertion (App Service,
+    /// Container Apps, virtual machines: no secret anywhere). The app
+    /// registration must trust the identity (a federated identity
+    /// credential whose issuer is the tenant's v2 issuer and whose subject
+    /// is the identity's principal id). Set exactly one of the secret, the
+    /// [federated token file](Self::federated_token_file) and this.
+    pub managed_identity_assertion: Option<ManagedIdentityCredential>,
     /// Where browsers reach this app (default `http://localhost:8000`). The
     /// redirect URI is this plus `/auth/callback`; with `https` the session
     /// cookie is `__Host-` prefixed and `Secure`.
@@ -139,6 +149,10 @@ impl fmt::Debug for WebConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("federated_token_file", &self.federated_token_file)
+            .field(
+                "managed_identity_assertion",
+                &self.managed_identity_assertion,
+            )
             .field("public_base_url", &self.public_base_url)
             .field("api_base_url", &self.api_base_url)
             .field("api_scopes", &self.api_scopes)
@@ -167,6 +181,7 @@ impl WebConfig {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             federated_token_file: None,
+            managed_identity_assertion: None,
             public_base_url: demo::PUBLIC_BASE_URL.to_owned(),
             api_base_url: demo::API_BASE_URL.to_owned(),
             api_scopes: default_scopes(),
@@ -268,26 +283,34 @@ impl WebConfig {
     pub(crate) fn check(&self) -> Result<(), Error> {
         self.base()?;
         self.api_base()?;
-        match &self.federated_token_file {
-            None if self.client_secret.is_empty() => {
+        let chosen = [
+            !self.client_secret.is_empty(),
+            self.federated_token_file.is_some(),
+            self.managed_identity_assertion.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count();
+        match chosen {
+            0 => {
                 return Err(Error::Config(
-                    "the client secret is empty (and no federated token file is set)".into(),
+                    "the client secret is empty (and neither a federated token file nor a managed identity is set)".into(),
                 ));
             }
-            Some(_) if !self.client_secret.is_empty() => {
+            1 => {}
+            _ => {
                 return Err(Error::Config(
-                    "both a client secret and a federated token file are set: set one".into(),
+                    "more than one of a client secret, a federated token file and a managed identity is set: set one".into(),
                 ));
             }
-            Some(file) => {
-                if let Err(e) = std::fs::metadata(file) {
-                    return Err(Error::Config(format!(
-                        "cannot read the federated token file {}: {e}",
-                        file.display()
-                    )));
-                }
-            }
-            None => {}
+        }
+        if let Some(file) = &self.federated_token_file
+            && let Err(e) = std::fs::metadata(file)
+        {
+            return Err(Error::Config(format!(
+                "cannot read the federated token file {}: {e}",
+                file.display()
+            )));
         }
         if self.api_scopes.iter().all(|s| is_oidc_scope(s)) {
             return Err(Error::Config(

@@ -195,9 +195,13 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
     if let Some(http) = &config.authority_http_client {
         builder = builder.http_client(http.clone());
     }
-    let credential = match &config.federated_token_file {
-        Some(file) => ClientCredential::federated_token_file(file),
-        None => ClientCredential::secret(&config.client_secret),
+    let credential = match (
+        &config.federated_token_file,
+        &config.managed_identity_assertion,
+    ) {
+        (Some(file), _) => ClientCredential::federated_token_file(file),
+        (None, Some(identity)) => ClientCredential::managed_identity(identity.clone()),
+        (None, None) => ClientCredential::secret(&config.client_secret),
     };
     let client = builder.build_confidential(credential)?;
 

@@ -229,21 +229,13 @@ async fn managed_identity(args: &Args, local: bool) -> Result<String, Failure> {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    let source = match (set(&args.identity_endpoint), set(&args.identity_header)) {
-        (Some(endpoint), Some(header)) => ManagedIdentitySource::app_service(&endpoint, header),
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(Failure::Misconfigured(
-                "IDENTITY_ENDPOINT (--identity-endpoint) and IDENTITY_HEADER (--identity-header) go together: set both, or neither for IMDS".into(),
-            ));
-        }
-        (None, None) => match set(&args.imds_host) {
-            Some(host) => ManagedIdentitySource::imds_at(&imds_url(&host)),
-            // The local emulator serves IMDS's protocol too.
-            None if local => ManagedIdentitySource::imds_at(&imds_url(&args.authority_host)),
-            None => Ok(ManagedIdentitySource::imds()),
-        },
-    }
-    .map_err(misconfigured)?;
+    let source = managed_identity_source(
+        set(&args.identity_endpoint),
+        set(&args.identity_header),
+        set(&args.imds_host),
+        &args.authority_host,
+        local,
+    )?;
     let identity = match set(&args.client_id) {
         Some(client_id) => ManagedIdentityId::ClientId(client_id),
         None => ManagedIdentityId::SystemAssigned,
@@ -258,6 +250,37 @@ async fn managed_identity(args: &Args, local: bool) -> Result<String, Failure> {
         .map_err(misconfigured)?;
     let token = credential.get_token(&args.scopes).await.map_err(failed)?;
     Ok(token.secret().to_owned())
+}
+
+/// Where managed identity tokens come from, as `entra token
+/// --managed-identity` and `entra web --managed-identity-assertion` resolve
+/// it: `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` (App Service, Container
+/// Apps; both or neither), else IMDS at `AZURE_POD_IDENTITY_AUTHORITY_HOST`,
+/// else the local emulator's IMDS-style endpoint when the authority is the
+/// local emulator, else IMDS at 169.254.169.254. Empty values are unset.
+pub(crate) fn managed_identity_source(
+    identity_endpoint: Option<String>,
+    identity_header: Option<String>,
+    imds_host: Option<String>,
+    authority_host: &str,
+    local: bool,
+) -> Result<ManagedIdentitySource, Failure> {
+    let set = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    match (set(identity_endpoint), set(identity_header)) {
+        (Some(endpoint), Some(header)) => ManagedIdentitySource::app_service(&endpoint, header),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Failure::Misconfigured(
+                "IDENTITY_ENDPOINT (--identity-endpoint) and IDENTITY_HEADER (--identity-header) go together: set both, or neither for IMDS".into(),
+            ));
+        }
+        (None, None) => match set(imds_host) {
+            Some(host) => ManagedIdentitySource::imds_at(&imds_url(&host)),
+            // The local emulator serves IMDS's protocol too.
+            None if local => ManagedIdentitySource::imds_at(&imds_url(authority_host)),
+            None => Ok(ManagedIdentitySource::imds()),
+        },
+    }
+    .map_err(misconfigured)
 }
 
 /// IMDS's token endpoint on `host`.

@@ -7,7 +7,11 @@
 //! `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` (the web
 //! app's registration, whose redirect URI is `{WEB_PUBLIC_URL}/auth/callback`),
 //! or `AZURE_FEDERATED_TOKEN_FILE` instead of the secret (workload identity
-//! federation: the token in the file is the client assertion).
+//! federation: the token in the file is the client assertion), or
+//! `WEB_MANAGED_IDENTITY_ASSERTION=true` (the machine's managed identity is
+//! the federated credential: its token for `api://AzureADTokenExchange` is
+//! the client assertion; `WEB_MANAGED_IDENTITY_CLIENT_ID` names a
+//! user-assigned identity, since `AZURE_CLIENT_ID` is the web app's).
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +19,7 @@ use std::path::PathBuf;
 
 use demo_web::config::demo;
 use demo_web::{DemoWeb, SessionBackend, WebConfig};
+use entra_client::{ManagedIdentityCredential, ManagedIdentityId};
 
 use crate::Failure;
 use crate::authority::check_authority;
@@ -48,6 +53,33 @@ pub(crate) struct Args {
     /// service-account token), read again whenever it changes.
     #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
     federated_token_file: Option<String>,
+
+    /// Instead of a secret: this machine's managed identity is the app
+    /// registration's federated credential (its token for
+    /// api://AzureADTokenExchange is the client assertion). The endpoint is
+    /// IDENTITY_ENDPOINT + IDENTITY_HEADER (App Service, Container Apps),
+    /// else IMDS, as for `entra token --managed-identity`.
+    #[arg(long, env = "WEB_MANAGED_IDENTITY_ASSERTION")]
+    managed_identity_assertion: bool,
+
+    /// With --managed-identity-assertion: the client id of the user-assigned
+    /// identity to use (default: the system-assigned identity).
+    #[arg(long, env = "WEB_MANAGED_IDENTITY_CLIENT_ID")]
+    managed_identity_client_id: Option<String>,
+
+    /// The App Service-style managed identity endpoint (with
+    /// --identity-header).
+    #[arg(long, env = "IDENTITY_ENDPOINT")]
+    identity_endpoint: Option<String>,
+
+    /// The value sent as X-IDENTITY-HEADER to the managed identity endpoint.
+    #[arg(long, env = "IDENTITY_HEADER", hide_env_values = true)]
+    identity_header: Option<String>,
+
+    /// Another IMDS host (default: the local emulator with a loopback
+    /// authority, else http://169.254.169.254).
+    #[arg(long, env = "AZURE_POD_IDENTITY_AUTHORITY_HOST")]
+    imds_host: Option<String>,
 
     /// Where browsers reach the app (default `http://localhost:{port}`); the
     /// redirect URI to register is this plus `/auth/callback`.
@@ -134,12 +166,42 @@ fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
         .map(str::trim)
         .filter(|f| !f.is_empty())
         .map(PathBuf::from);
-    let secret = match (args.client_secret.as_deref().map(str::trim), &federated) {
-        (Some(secret), Some(_)) if !secret.is_empty() => {
-            return Err(Failure::Misconfigured(
-                "both a client secret (AZURE_CLIENT_SECRET / --client-secret) and a federated token file (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file) are set: set one".into(),
-            ));
-        }
+    let secret = args
+        .client_secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    const SECRET: &str = "a client secret (AZURE_CLIENT_SECRET / --client-secret)";
+    const FILE: &str =
+        "a federated token file (AZURE_FEDERATED_TOKEN_FILE / --federated-token-file)";
+    const IDENTITY: &str =
+        "the managed identity (WEB_MANAGED_IDENTITY_ASSERTION / --managed-identity-assertion)";
+    let chosen: Vec<&str> = [
+        (secret.is_some(), SECRET),
+        (federated.is_some(), FILE),
+        (args.managed_identity_assertion, IDENTITY),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if chosen.len() > 1 {
+        return Err(Failure::Misconfigured(format!(
+            "{} are set: set one",
+            chosen.join(" and ")
+        )));
+    }
+    let identity_client_id = args
+        .managed_identity_client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    if identity_client_id.is_some() && !args.managed_identity_assertion {
+        return Err(Failure::Misconfigured(
+            "WEB_MANAGED_IDENTITY_CLIENT_ID (--managed-identity-client-id) is set without WEB_MANAGED_IDENTITY_ASSERTION (--managed-identity-assertion): set both to sign in with that user-assigned identity, or neither".into(),
+        ));
+    }
+    let mut managed_identity = None;
+    let secret = match (secret, &federated) {
         (_, Some(file)) => {
             std::fs::metadata(file).map_err(|e| {
                 Failure::Misconfigured(format!(
@@ -149,11 +211,19 @@ fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
             })?;
             String::new()
         }
-        (Some(secret), None) if !secret.is_empty() => secret.to_owned(),
-        _ if local => demo::CLIENT_SECRET.to_owned(),
-        _ => {
+        (Some(secret), None) => secret.to_owned(),
+        (None, None) if args.managed_identity_assertion => {
+            managed_identity = Some(managed_identity_credential(
+                args,
+                identity_client_id,
+                local,
+            )?);
+            String::new()
+        }
+        (None, None) if local => demo::CLIENT_SECRET.to_owned(),
+        (None, None) => {
             return Err(Failure::Misconfigured(format!(
-                "AZURE_CLIENT_SECRET (or --client-secret), or AZURE_FEDERATED_TOKEN_FILE (or --federated-token-file), is required with the authority {} (the demo secret works with the local emulator only)",
+                "AZURE_CLIENT_SECRET (or --client-secret), AZURE_FEDERATED_TOKEN_FILE (or --federated-token-file), or WEB_MANAGED_IDENTITY_ASSERTION=true (or --managed-identity-assertion) is required with the authority {} (the demo secret works with the local emulator only)",
                 args.authority_host.trim()
             )));
         }
@@ -171,6 +241,7 @@ fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
         secret,
     );
     config.federated_token_file = federated;
+    config.managed_identity_assertion = managed_identity;
     config.public_base_url = args
         .public_url
         .clone()
@@ -194,6 +265,38 @@ fn config(args: &Args, port: u16) -> Result<WebConfig, Failure> {
         Failure::Misconfigured(format!("{e} (check --public-url or WEB_PUBLIC_URL)"))
     })?;
     Ok(config)
+}
+
+/// The managed identity whose token is the web app's client assertion.
+fn managed_identity_credential(
+    args: &Args,
+    client_id: Option<&str>,
+    local: bool,
+) -> Result<ManagedIdentityCredential, Failure> {
+    let source = crate::token::managed_identity_source(
+        args.identity_endpoint.clone(),
+        args.identity_header.clone(),
+        args.imds_host.clone(),
+        &args.authority_host,
+        local,
+    )?;
+    let identity = match client_id {
+        Some(id) if is_guid(id) => ManagedIdentityId::ClientId(id.to_owned()),
+        Some(id) => {
+            return Err(Failure::Misconfigured(format!(
+                "--managed-identity-client-id {id:?} is not a managed identity's client id: expected a GUID (WEB_MANAGED_IDENTITY_CLIENT_ID)"
+            )));
+        }
+        None => ManagedIdentityId::SystemAssigned,
+    };
+    // Off Azure, 169.254.169.254 does not answer: a sign-in says so within
+    // seconds rather than after the retries of a minute.
+    ManagedIdentityCredential::builder()
+        .source(source)
+        .identity(identity)
+        .probe_timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(|e| Failure::Misconfigured(e.to_string()))
 }
 
 /// The session store the flags choose.
@@ -280,6 +383,20 @@ fn banner(web: &DemoWeb, config: &WebConfig) -> String {
         config.tenant
     );
     let _ = writeln!(out, "  client id:     {}", config.client_id);
+    let credential = match (
+        &config.federated_token_file,
+        &config.managed_identity_assertion,
+    ) {
+        (Some(file), _) => format!("federated token file {}", file.display()),
+        (None, Some(identity)) => match identity.identity() {
+            ManagedIdentityId::ClientId(id) => {
+                format!("managed identity {id} (federated credential)")
+            }
+            _ => "system-assigned managed identity (federated credential)".to_owned(),
+        },
+        (None, None) => "client secret".to_owned(),
+    };
+    let _ = writeln!(out, "  credential:    {credential}");
     if let Ok(redirect) = config.redirect_uri() {
         let _ = writeln!(
             out,
@@ -321,6 +438,10 @@ mod tests {
             "--redis-url",
             "--session-store",
             "--federated-token-file",
+            "--managed-identity-client-id",
+            "--identity-endpoint",
+            "--identity-header",
+            "--imds-host",
         ] {
             if !argv.contains(&flag) {
                 full.extend([flag, ""]);
@@ -385,6 +506,93 @@ mod tests {
         assert!(
             matches!(missing, Err(Failure::Misconfigured(m)) if m.contains("cannot read the federated token file"))
         );
+    }
+
+    #[test]
+    fn the_managed_identity_replaces_the_secret() {
+        const IDENTITY: &str = "a7c3e9f1-4b2d-4e8a-9f6c-1d3b5a7c9e2f";
+        // On App Service: IDENTITY_ENDPOINT and IDENTITY_HEADER, a
+        // user-assigned identity.
+        let remote = config(
+            &args(&[
+                "--authority-host",
+                "https://login.microsoftonline.com",
+                "--managed-identity-assertion",
+                "--managed-identity-client-id",
+                IDENTITY,
+                "--identity-endpoint",
+                "http://127.0.0.1:41000/msi/token",
+                "--identity-header",
+                "header-value",
+            ]),
+            8000,
+        )
+        .unwrap();
+        assert_eq!(remote.client_secret, "");
+        assert!(remote.federated_token_file.is_none());
+        let identity = remote.managed_identity_assertion.clone().unwrap();
+        assert!(identity.source().is_app_service());
+        assert_eq!(
+            identity.identity(),
+            &ManagedIdentityId::ClientId(IDENTITY.into())
+        );
+        assert!(!format!("{remote:?}").contains("header-value"));
+
+        // Beside the local emulator, without IDENTITY_ENDPOINT: its
+        // IMDS-style endpoint, the system-assigned identity; never the demo
+        // secret.
+        let local = config(&args(&["--managed-identity-assertion"]), 8000).unwrap();
+        assert_eq!(local.client_secret, "");
+        let identity = local.managed_identity_assertion.unwrap();
+        assert!(!identity.source().is_app_service());
+        assert_eq!(
+            identity.source().endpoint().as_str(),
+            "http://localhost:9000/metadata/identity/oauth2/token"
+        );
+        assert_eq!(identity.identity(), &ManagedIdentityId::SystemAssigned);
+
+        let refused = |argv: &[&str], expected: &str| match config(&args(argv), 8000) {
+            Err(Failure::Misconfigured(m)) => assert!(m.contains(expected), "{m}"),
+            other => panic!("{argv:?}: {other:?}"),
+        };
+        refused(
+            &["--managed-identity-assertion", "--client-secret", "s"],
+            "set one",
+        );
+        refused(
+            &["--managed-identity-client-id", IDENTITY],
+            "WEB_MANAGED_IDENTITY_ASSERTION",
+        );
+        refused(
+            &[
+                "--managed-identity-assertion",
+                "--managed-identity-client-id",
+                "not-a-guid",
+            ],
+            "expected a GUID",
+        );
+        refused(
+            &[
+                "--managed-identity-assertion",
+                "--identity-endpoint",
+                "http://127.0.0.1:41000/msi/token",
+            ],
+            "go together",
+        );
+        // IDENTITY_ENDPOINT is on every App Service: without the flag it is
+        // ignored, and the secret is used.
+        let secret = config(
+            &args(&[
+                "--client-secret",
+                "s",
+                "--identity-endpoint",
+                "http://127.0.0.1:41000/msi/token",
+            ]),
+            8000,
+        )
+        .unwrap();
+        assert_eq!(secret.client_secret, "s");
+        assert!(secret.managed_identity_assertion.is_none());
     }
 
     #[test]

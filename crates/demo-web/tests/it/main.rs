@@ -8,6 +8,7 @@ mod federated;
 mod finding_8;
 mod frictions;
 mod logs;
+mod managed_identity;
 mod pages;
 mod probes;
 mod redis;

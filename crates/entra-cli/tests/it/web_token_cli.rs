@@ -2,7 +2,8 @@
 //! API running in the test: `entra token` prints a token (and only a token)
 //! that the API's validator accepts, by client credentials and by device
 //! code; `entra web` serves the sign-in it prints and stops on SIGTERM; a
-//! non-local authority without a secret is one line on stderr and exit 2.
+//! non-local authority without a secret is one line on stderr and exit 2;
+//! `entra web --managed-identity-assertion` signs in with no secret at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -543,5 +544,157 @@ async fn entra_web_serves_a_sign_in_and_stops_on_sigterm() {
     let code = params_of(&callback)["code"].clone();
     for secret in ["eyJ", code.as_str()] {
         assert!(!stderr.contains(secret), "{stderr}");
+    }
+}
+
+/// `entra web --managed-identity-assertion` on "App Service": Heroes Web has
+/// no secret in the emulator's directory, only a federated credential
+/// trusting the demo's user-assigned identity; the process gets that
+/// identity's token from IDENTITY_ENDPOINT (with IDENTITY_HEADER) and signs
+/// alice in with it as the client assertion.
+#[tokio::test(flavor = "multi_thread")]
+async fn entra_web_signs_in_with_its_managed_identity_and_no_secret() {
+    const IDENTITY_CLIENT_ID: &str = "a7c3e9f1-4b2d-4e8a-9f6c-1d3b5a7c9e2f";
+    const IDENTITY_PRINCIPAL_ID: &str = "b8d4f0a2-5c3e-4f9b-8a7d-2e4c6b8d0f3a";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut directory = Directory::default_demo();
+    let app = directory.tenants[0]
+        .applications
+        .iter_mut()
+        .find(|a| a.app_id == WEB)
+        .unwrap();
+    app.web
+        .redirect_uris
+        .push(format!("http://localhost:{port}/auth/callback"));
+    app.password_credentials.clear();
+    let emulator = emulator(directory).await;
+    emulator
+        .add_federated_credential(
+            TENANT,
+            WEB,
+            serde_json::from_value(serde_json::json!({
+                "name": "app-service-managed-identity",
+                "issuer": emulator.issuer_v2(TENANT),
+                "subject": IDENTITY_PRINCIPAL_ID,
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    let dir = TempDir::new("web-mi");
+    let mut command = entra(
+        &dir.0,
+        &[
+            "web",
+            "--port",
+            &port.to_string(),
+            "--authority-host",
+            &emulator.http_url(),
+            "--session-store",
+            "memory",
+        ],
+    );
+    command
+        .env("WEB_MANAGED_IDENTITY_ASSERTION", "true")
+        .env("WEB_MANAGED_IDENTITY_CLIENT_ID", IDENTITY_CLIENT_ID)
+        .env("IDENTITY_ENDPOINT", emulator.identity_endpoint())
+        .env("IDENTITY_HEADER", emulator.identity_header());
+    let mut running = Running::start(command);
+    running
+        .until("banner", |out, _| out.contains("Press Ctrl-C"))
+        .await;
+    let banner = running.stdout.lock().unwrap().clone();
+    assert!(
+        banner.contains(&format!("managed identity {IDENTITY_CLIENT_ID}")),
+        "{banner}"
+    );
+    let base = banner_url(&banner, "open").trim_end_matches('/').to_owned();
+
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .get(format!("{base}/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+    let page = browser
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, mut fields) = form_action_and_hidden(&emulator.http_url(), &page);
+    fields.push(("username".into(), ALICE.into()));
+    fields.push(("password".into(), ALICE_PASSWORD.into()));
+    let page = browser.post(&action).form(&fields).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let (action, mut fields) = form_action_and_hidden(&emulator.http_url(), &page);
+    fields.push(("action".into(), "accept".into()));
+    let redirect = browser.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(redirect.status(), 302);
+    let callback = redirect.headers()["location"].to_str().unwrap().to_owned();
+    let answer = browser.get(&callback).send().await.unwrap();
+    assert_eq!(answer.status(), 303, "{}", answer.text().await.unwrap());
+    let home = browser.get(format!("{base}/")).send().await.unwrap();
+    let body = home.text().await.unwrap();
+    assert!(body.contains("Alice Admin"), "{body}");
+
+    running.signal("TERM");
+    let status = running.wait(Duration::from_secs(10)).await;
+    assert!(status.success(), "{}", running.stderr.lock().unwrap());
+    let stderr = running.stderr.lock().unwrap().clone();
+    for secret in ["eyJ", emulator.identity_header()] {
+        assert!(!stderr.contains(secret), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_web_credential_or_exit_code_2() {
+    let dir = TempDir::new("web-mi-misconfigured");
+    for (args, expected) in [
+        (
+            &[
+                "web",
+                "--managed-identity-assertion",
+                "--client-secret",
+                "s",
+            ][..],
+            "set one",
+        ),
+        (
+            &[
+                "web",
+                "--managed-identity-client-id",
+                "a7c3e9f1-4b2d-4e8a-9f6c-1d3b5a7c9e2f",
+            ],
+            "WEB_MANAGED_IDENTITY_ASSERTION",
+        ),
+        (
+            &[
+                "web",
+                "--managed-identity-assertion",
+                "--identity-header",
+                "h",
+            ],
+            "go together",
+        ),
+    ] {
+        let mut running = Running::start(entra(&dir.0, args));
+        let status = running.wait(Duration::from_secs(30)).await;
+        let stderr = running.stderr.lock().unwrap().clone();
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(running.stdout.lock().unwrap().is_empty());
     }
 }

@@ -669,6 +669,33 @@ fn a_change_on_one_side_only_is_caught() {
     );
 }
 
+/// The `{ NAME = value }` objects an `app_settings` expression is made of: an
+/// object, or `merge(...)` of objects and of `cond ? tomap({...}) :
+/// tomap({...})` (settings that depend on a variable: every branch counts).
+fn setting_objects<'a>(
+    expr: &'a Expression,
+    out: &mut Vec<&'a hcl::Object<hcl::ObjectKey, Expression>>,
+) {
+    match expr {
+        Expression::Object(object) => out.push(object),
+        Expression::Parenthesis(inner) => setting_objects(inner, out),
+        Expression::Conditional(conditional) => {
+            setting_objects(&conditional.true_expr, out);
+            setting_objects(&conditional.false_expr, out);
+        }
+        Expression::FuncCall(call)
+            if matches!(call.name.name.as_str(), "merge" | "tomap") && !call.expand_final =>
+        {
+            for arg in &call.args {
+                setting_objects(arg, out);
+            }
+        }
+        other => panic!(
+            "app_settings: {other} is neither an object nor merge/tomap/a conditional of objects"
+        ),
+    }
+}
+
 /// The variables a command of `entra` reads: its clap `env = "..."` names.
 fn variables_read_by(source: &str) -> BTreeSet<String> {
     let path = repo_root().join("crates/entra-cli/src").join(source);
@@ -708,7 +735,10 @@ fn app_settings_are_the_variables_the_binaries_read() {
                 "AZURE_AUTHORITY_HOST",
                 "AZURE_TENANT_ID",
                 "AZURE_CLIENT_ID",
+                // web_credential: "secret" or "federated".
                 "AZURE_CLIENT_SECRET",
+                "WEB_MANAGED_IDENTITY_ASSERTION",
+                "WEB_MANAGED_IDENTITY_CLIENT_ID",
                 "WEB_PUBLIC_URL",
                 "API_BASE_URL",
                 "REDIS_URL",
@@ -726,12 +756,16 @@ fn app_settings_are_the_variables_the_binaries_read() {
             Some(app),
             "azurerm_linux_web_app.{app} runs `entra {app}`"
         );
-        let Some(Expression::Object(settings)) = attr(body, "app_settings") else {
-            panic!("azurerm_linux_web_app.{app} has no app_settings object");
+        let Some(expr) = attr(body, "app_settings") else {
+            panic!("azurerm_linux_web_app.{app} has no app_settings");
         };
+        let mut objects = Vec::new();
+        setting_objects(expr, &mut objects);
+        let settings: Vec<(&hcl::ObjectKey, &Expression)> =
+            objects.iter().flat_map(|o| o.iter()).collect();
         let names: BTreeSet<String> = settings
-            .keys()
-            .map(|k| k.to_string().trim_matches('"').to_owned())
+            .iter()
+            .map(|(k, _)| k.to_string().trim_matches('"').to_owned())
             .collect();
         let read = variables_read_by(command);
         assert!(!read.is_empty(), "no env = \"...\" in {command}");
@@ -762,6 +796,68 @@ fn app_settings_are_the_variables_the_binaries_read() {
             }
         }
     }
+}
+
+/// With `web_credential = "federated"`, Heroes Web trusts the managed
+/// identity the web app runs as (no secret); with `"secret"`, it has a secret
+/// in Key Vault and no federated credential: never both, never neither.
+#[test]
+fn the_web_app_signs_in_with_its_managed_identity_or_a_secret() {
+    let files = terraform_files();
+    let credentials = resources(&files, "azuread_application_federated_identity_credential");
+    let fic = credentials
+        .get("heroes_web")
+        .expect("azuread_application_federated_identity_credential.heroes_web");
+    assert_eq!(
+        attr_text(fic, "application_id").as_deref(),
+        Some("azuread_application.heroes_web.id")
+    );
+    assert_eq!(attr_list(fic, "audiences"), ["api://AzureADTokenExchange"]);
+    assert_eq!(
+        attr_text(fic, "issuer").as_deref(),
+        Some("https://login.microsoftonline.com/${var.tenant_id}/v2.0")
+    );
+    assert_eq!(
+        attr_text(fic, "subject").as_deref(),
+        Some("azurerm_user_assigned_identity.apps.principal_id")
+    );
+    let web = resources(&files, "azurerm_linux_web_app");
+    let web = web.get("web").expect("azurerm_linux_web_app.web");
+    let identity = blocks(web, "identity").next().expect("identity block");
+    assert_eq!(
+        attr_list(identity.body(), "identity_ids"),
+        ["azurerm_user_assigned_identity.apps.id"],
+        "the web app runs as the identity Heroes Web trusts"
+    );
+    let count = |kind: &str, name: &str| {
+        let all = resources(&files, kind);
+        let body = all.get(name).unwrap_or_else(|| panic!("{kind}.{name}"));
+        attr_text(body, "count").unwrap_or_else(|| panic!("{kind}.{name} has no count"))
+    };
+    assert_eq!(
+        count(
+            "azuread_application_federated_identity_credential",
+            "heroes_web"
+        ),
+        "local.web_uses_secret ? 0 : 1"
+    );
+    assert_eq!(
+        count("azuread_application_password", "heroes_web"),
+        "local.web_uses_secret ? 1 : 0"
+    );
+    assert_eq!(
+        count("azurerm_key_vault_secret", "web_client_secret"),
+        "local.web_uses_secret ? 1 : 0"
+    );
+    let variables: BTreeMap<String, &Body> = files
+        .values()
+        .flat_map(|body| blocks(body, "variable"))
+        .filter_map(|b| Some((b.labels().first()?.as_str().to_owned(), b.body())))
+        .collect();
+    let variable = variables
+        .get("web_credential")
+        .expect("variable web_credential");
+    assert_eq!(attr_text(variable, "default").as_deref(), Some("federated"));
 }
 
 /// The admin principal gets what the emulator's admin (alice) holds, the

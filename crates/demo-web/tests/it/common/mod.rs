@@ -117,11 +117,16 @@ pub async fn redis_url() -> Option<String> {
     }
 }
 
+/// A change to the web app's configuration that needs the running emulator.
+pub type EmulatorTweak = Box<dyn FnOnce(&mut WebConfig, &Emulator) + Send>;
+
 /// How to start a [`Stack`].
 pub struct StackBuilder {
     pub directory: Directory,
     pub backend: SessionBackend,
     pub tweak: Box<dyn FnOnce(&mut WebConfig) + Send>,
+    /// Like `tweak`, with the running emulator (its identity endpoint...).
+    pub tweak_with_emulator: EmulatorTweak,
     /// Put a tampering proxy in front of the emulator as the web app's authority.
     pub tamper: Option<tamper::Mutation>,
 }
@@ -132,6 +137,7 @@ impl Default for StackBuilder {
             directory: Directory::default_demo(),
             backend: SessionBackend::Memory,
             tweak: Box::new(|_| {}),
+            tweak_with_emulator: Box::new(|_, _| {}),
             tamper: None,
         }
     }
@@ -183,6 +189,14 @@ impl StackBuilder {
         self
     }
 
+    pub fn tweak_with_emulator(
+        mut self,
+        tweak: impl FnOnce(&mut WebConfig, &Emulator) + Send + 'static,
+    ) -> Self {
+        self.tweak_with_emulator = Box::new(tweak);
+        self
+    }
+
     pub fn tamper(mut self, mutation: tamper::Mutation) -> Self {
         self.tamper = Some(mutation);
         self
@@ -218,6 +232,7 @@ impl StackBuilder {
         config.session_backend = self.backend;
         config.clock = clock.clock();
         (self.tweak)(&mut config);
+        (self.tweak_with_emulator)(&mut config, &emulator);
         let web = DemoWeb::start(config.clone(), listener).await.unwrap();
         Stack {
             emulator,
