@@ -70,8 +70,13 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
         .split_for_parts();
     let doc = openapi::document(doc, config);
 
+    let mut router = router.merge(openapi::swagger_ui(doc, config));
+    // `/metrics` on the API's own port, when the process installed a
+    // Prometheus recorder (`entra api` does, unless `--no-metrics`).
+    if let Some(metrics) = entra_metrics::handle() {
+        router = router.merge(entra_metrics::routes(metrics));
+    }
     let router = router
-        .merge(openapi::swagger_ui(doc, config))
         .fallback(|| async { Error::NotFound("there is nothing here".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(state)
@@ -81,7 +86,8 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(entra_metrics::track));
     Ok(Built { router, db, auth })
 }
 

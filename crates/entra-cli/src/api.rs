@@ -69,10 +69,16 @@ pub(crate) struct Args {
     /// whose redirect URI is `http://localhost:{port}/docs/oauth2-redirect.html`).
     #[arg(long, env = "API_SWAGGER_CLIENT_ID", default_value = demo::SWAGGER_CLIENT_ID)]
     swagger_client_id: String,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// the API's own port).
+    #[arg(long, env = "API_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// Starts the API, prints where it is, and serves until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     let config = config(&args)?;
     let addr = SocketAddr::new(crate::bind::address(args.bind)?, args.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -77,10 +77,16 @@ pub(crate) struct Args {
     /// Prefer the variable: flags show in process lists.
     #[arg(long, env = "ENTRA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<AdminToken>,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// each part's own port).
+    #[arg(long, env = "ENTRA_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// Starts the three parts, prints what to open, and runs until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
     for part in ["emulator", "api", "web"] {
         check_writable(&data_dir, &data_dir.join(part))?;

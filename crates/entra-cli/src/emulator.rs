@@ -74,6 +74,11 @@ pub(crate) struct Args {
     /// the emulator sits behind a proxy.
     #[arg(long, env = "ENTRA_EMULATOR_ISSUER")]
     issuer: Option<String>,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// both listeners).
+    #[arg(long, env = "ENTRA_EMULATOR_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// The admin token; its `Debug` never shows it.
@@ -96,6 +101,7 @@ impl std::str::FromStr for AdminToken {
 
 /// Starts the emulator, prints what it serves, and runs until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     let directory = match &args.config {
         Some(path) => load_directory(path)?,
         None => Directory::default_demo(),

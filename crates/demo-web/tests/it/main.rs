@@ -6,6 +6,7 @@ mod browser;
 mod common;
 mod finding_8;
 mod logs;
+mod metrics;
 mod pages;
 mod probes;
 mod redis;

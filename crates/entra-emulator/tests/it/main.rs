@@ -18,6 +18,7 @@ mod finding_6;
 mod finding_8;
 mod finding_9;
 mod library;
+mod metrics;
 mod msal_node;
 mod msal_python;
 mod on_behalf_of;
