@@ -67,4 +67,67 @@ async fn metrics_count_the_sites_requests_by_route_and_name_nobody() {
             "{secret} is in the metrics:\n{text}"
         );
     }
+
+    // The Grafana dashboard queries only families this process serves
+    // (the emulator's error family once a token request failed, the cache's
+    // once the validator published it).
+    let refused = reqwest::Client::new()
+        .post(format!(
+            "{}/{TENANT}/oauth2/v2.0/token",
+            stack.emulator.http_url()
+        ))
+        .form(&[("grant_type", "client_credentials"), ("client_id", WEB)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/grafana/entra.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    collect_queries(&dashboard, &mut queries);
+    assert!(queries.len() >= 15, "{queries:?}");
+    let names: std::collections::BTreeSet<&str> = queries
+        .iter()
+        .flat_map(|q| q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| word.starts_with("entra_") || word.starts_with("http_"))
+        .collect();
+    assert!(names.len() >= 12, "{names:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = browser.get(&stack.url("/metrics")).await.body;
+        let missing: Vec<&&str> = names
+            .iter()
+            .filter(|name| !text.lines().any(|line| line.starts_with(**name)))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dashboard queries {missing:?}, never served:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Every `expr` in a dashboard.
+fn collect_queries(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("expr", serde_json::Value::String(expr)) => out.push(expr.clone()),
+                    _ => collect_queries(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
+        _ => {}
+    }
 }
