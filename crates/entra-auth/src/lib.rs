@@ -25,7 +25,7 @@
 //! - [`Error`]: every failure, each with its HTTP answer (401, 403, 400, 431, 503).
 //! - [`explain`]: [`Validator::explain`] runs each rule on its own and says
 //!   what it found (what `entra inspect` prints).
-//! - [`metrics`]: what the crate records through the `metrics` facade
+//! - [`metrics`](crate::metrics): what the crate records through the `metrics` facade
 //!   (outcomes by reason, the cache, key refreshes); no exporter.
 //! - `testing` (feature): mint signed tokens in-process for your own tests.
 //!

@@ -1,4 +1,4 @@
-//! What entra-auth records through the [`metrics`] facade. The crate
+//! What entra-auth records through the `metrics` facade. The crate
 //! installs no recorder and exports nothing: an application that installs
 //! one (Prometheus, OpenTelemetry, StatsD...) gets these, and one that does
 //! not pays an atomic load per recording.
