@@ -70,8 +70,13 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
         .split_for_parts();
     let doc = openapi::document(doc, config);
 
+    let mut router = router.merge(openapi::swagger_ui(doc, config));
+    // `/metrics` on the API's own port, when the process installed a
+    // Prometheus recorder (`entra api` does, unless `--no-metrics`).
+    if let Some(metrics) = entra_metrics::handle() {
+        router = router.merge(entra_metrics::routes(metrics));
+    }
     let router = router
-        .merge(openapi::swagger_ui(doc, config))
         .fallback(|| async { Error::NotFound("there is nothing here".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(state)
@@ -85,7 +90,8 @@ async fn build(config: &ApiConfig) -> Result<Built, Error> {
             TraceLayer::new_for_http()
                 .make_span_with(telemetry::server_span)
                 .on_response(telemetry::record_status),
-        );
+        )
+        .layer(axum::middleware::from_fn(entra_metrics::track));
     Ok(Built { router, db, auth })
 }
 

@@ -241,11 +241,19 @@ async fn build(config: WebConfig) -> Result<Built, Error> {
         .route("/heroes", post(heroes::create_hero))
         .route("/heroes/{id}/delete", post(heroes::delete_hero))
         .route("/todoitems", post(heroes::create_todo_item))
-        .route("/todoitems/{id}/delete", post(heroes::delete_todo_item))
+        .route("/todoitems/{id}/delete", post(heroes::delete_todo_item));
+    // `/metrics` on the site's own port, when the process installed a
+    // Prometheus recorder (`entra web` does, unless `--no-metrics`).
+    let router = match entra_metrics::handle() {
+        Some(metrics) => router.merge(entra_metrics::routes(metrics)),
+        None => router,
+    };
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn_with_state(app.clone(), protect_and_log))
+        .layer(middleware::from_fn(entra_metrics::track))
         .with_state(app);
     Ok(Built { router, closers })
 }

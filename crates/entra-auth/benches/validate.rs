@@ -32,6 +32,17 @@ fn bench(c: &mut Criterion) {
         (validator, cold)
     });
     let principal = rt.block_on(validator.validate(&token)).unwrap();
+    // The same, recording into a Prometheus recorder (the validators above
+    // were built before it was installed: theirs record into nothing).
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    let recorded = rt.block_on(async {
+        let recorded = issuer.validator();
+        recorded.ready().await;
+        recorded
+    });
+    rt.block_on(recorded.validate(&token)).unwrap();
 
     // The bare verification: the same key, the same signing input, the same signature.
     let (input, sig) = token.rsplit_once('.').unwrap();
@@ -55,6 +66,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("validate_cached", |b| {
         b.iter(|| rt.block_on(validator.validate(black_box(&token))).unwrap())
     });
+    group.bench_function("validate_cached_prometheus", |b| {
+        b.iter(|| rt.block_on(recorded.validate(black_box(&token))).unwrap())
+    });
+    assert!(
+        prometheus
+            .render()
+            .contains(r#"entra_auth_outcomes_total{outcome="accepted",reason="accepted"}"#)
+    );
     group.finish();
 
     // What a digest key for the verified-token cache would cost on every

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::cache::Digest;
 use crate::config::{AuthConfig, Source, TenantPolicy, check_scheme};
+use crate::metrics::Trigger;
 use entra_core::jws::decode_segment;
 pub(crate) use entra_core::rules::Issuers;
 
@@ -363,6 +364,11 @@ impl KeyStore {
         lock(&self.last_error).clone()
     }
 
+    /// How long ago the keys were last loaded (`None`: never fetched).
+    pub(crate) fn age(&self) -> Option<Duration> {
+        lock(&self.last_success).map(|at| at.elapsed())
+    }
+
     /// Finds the key for a token, refreshing when the rules allow it.
     pub(crate) async fn lookup(&self, kid: Option<&str>, x5t: Option<&str>) -> Lookup {
         let observed = self.attempts.load(Ordering::Acquire);
@@ -384,7 +390,12 @@ impl KeyStore {
                     self.take_on_demand()
                 };
                 if allowed {
-                    let _ = self.load_locked().await;
+                    let trigger = if cold {
+                        Trigger::Startup
+                    } else {
+                        Trigger::UnknownKid
+                    };
+                    let _ = self.load_locked(trigger).await;
                 }
             }
         }
@@ -407,7 +418,7 @@ impl KeyStore {
     /// Loads now (background task, manual refresh), one fetch at a time.
     pub(crate) async fn refresh(&self) -> Result<(), String> {
         let _guard = self.fetch_lock.lock().await;
-        self.load_locked().await
+        self.load_locked(Trigger::Manual).await
     }
 
     /// An unknown `kid` may refresh the keys once per minimum interval, and
@@ -475,7 +486,12 @@ impl KeyStore {
             };
             return due - now + spread;
         }
-        let _ = self.load_locked().await;
+        let trigger = if self.current.load().is_loaded() {
+            Trigger::Scheduled
+        } else {
+            Trigger::Startup
+        };
+        let _ = self.load_locked(trigger).await;
         match self.failures.load(Ordering::Acquire) {
             0 => self.refresh_interval + jitter(self.refresh_interval / 20),
             _ => lock(&self.next_attempt)
@@ -485,12 +501,13 @@ impl KeyStore {
         }
     }
 
-    async fn load_locked(&self) -> Result<(), String> {
+    async fn load_locked(&self, trigger: Trigger) -> Result<(), String> {
         if self.is_static() {
             return Ok(());
         }
         self.in_flight.store(true, Ordering::Release);
         let result = self.fetch().await;
+        crate::metrics::key_refresh(trigger, result.is_ok());
         let outcome = match result {
             Ok(snapshot) => {
                 tracing::debug!(keys = snapshot.keys.len(), "signing keys refreshed");

@@ -25,6 +25,8 @@
 //! - [`Error`]: every failure, each with its HTTP answer (401, 403, 400, 431, 503).
 //! - [`explain`]: [`Validator::explain`] runs each rule on its own and says
 //!   what it found (what `entra inspect` prints).
+//! - [`metrics`](crate::metrics): what the crate records through the `metrics` facade
+//!   (outcomes by reason, the cache, key refreshes); no exporter.
 //! - `testing` (feature): mint signed tokens in-process for your own tests.
 //!
 //! The rules themselves (JWS, JSON, claims, issuer, audience, lifetime,
@@ -68,6 +70,7 @@ mod extract;
 pub mod id_token;
 mod keys;
 mod layer;
+pub mod metrics;
 mod principal;
 mod require;
 mod source;

@@ -13,6 +13,7 @@ use entra_core::rules::{Audience, Kind, Rules};
 use crate::cache::{CacheStats, TokenCache};
 use crate::config::AuthConfig;
 use crate::keys::{SigningKey, Snapshot};
+use crate::metrics::{Outcomes, Published};
 use crate::principal::{Parts, Principal};
 use crate::verifier::Verifier;
 use crate::{AuthLayer, Error, Require};
@@ -48,6 +49,48 @@ pub(crate) struct Inner {
     cache: Option<TokenCache>,
     /// Unique per validator (clones share it): principals carry it.
     id: u64,
+    /// The outcome counters, registered when the validator was built.
+    pub(crate) outcomes: Outcomes,
+    /// The cache's figures as last published.
+    published: Published,
+}
+
+impl Inner {
+    /// Publishes the cache's figures and the key set's age (the gauges are
+    /// not touched per request).
+    fn publish_metrics(&self) {
+        if let Some(cache) = &self.cache {
+            self.published.publish(cache.stats());
+        }
+        if let Some(age) = self.verifier.keys.age() {
+            metrics::gauge!(crate::metrics::KEYS_AGE).set(age.as_secs_f64());
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.published.retract();
+    }
+}
+
+/// How often a validator publishes its cache's figures and its keys' age.
+const PUBLISH_EVERY: Duration = Duration::from_secs(5);
+
+/// Publishes every [`PUBLISH_EVERY`] while the validator lives (inside a
+/// tokio runtime; without one, only [`Validator::publish_metrics`] does).
+fn spawn_publisher(inner: &Arc<Inner>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(inner);
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(PUBLISH_EVERY).await;
+            let Some(inner) = weak.upgrade() else { return };
+            inner.publish_metrics();
+        }
+    });
 }
 
 /// Source of [`Inner::id`]s.
@@ -78,13 +121,23 @@ impl Validator {
         let cache = config
             .token_cache
             .map(|(entries, bytes)| TokenCache::new(entries, bytes));
-        Ok(Validator {
-            inner: Arc::new(Inner {
-                verifier: Verifier::new(config, http)?,
-                cache,
-                id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            verifier: Verifier::new(config, http)?,
+            cache,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            outcomes: Outcomes::register(),
+            published: Published::default(),
+        });
+        spawn_publisher(&inner);
+        Ok(Validator { inner })
+    }
+
+    /// Publishes the verified-token cache's figures and the signing keys'
+    /// age to the installed `metrics` recorder now (a task does it every
+    /// five seconds; call this before rendering for exact figures). See
+    /// [`metrics`](crate::metrics).
+    pub fn publish_metrics(&self) {
+        self.inner.publish_metrics();
     }
 
     /// This validator's identity (clones share it), which the principals it
@@ -184,8 +237,18 @@ impl Validator {
         }
     }
 
-    /// Validation with the keys in the cache, without waiting for anything.
+    /// Validation with the keys in the cache, without waiting for anything;
+    /// its outcome counted.
+    #[inline]
     pub(crate) fn try_validate(&self, token: &str) -> Attempt {
+        let attempt = self.attempt(token);
+        if let Attempt::Done(result) = &attempt {
+            self.inner.outcomes.record(result);
+        }
+        attempt
+    }
+
+    fn attempt(&self, token: &str) -> Attempt {
         let verifier = &self.inner.verifier;
         if token.len() > verifier.config.max_token_size {
             return Attempt::Done(Err(InvalidToken::Malformed.into()));
@@ -225,8 +288,15 @@ impl Validator {
         }
     }
 
-    /// The path that may refresh the keys: unknown `kid`, or a cold cache.
+    /// The path that may refresh the keys: unknown `kid`, or a cold cache;
+    /// its outcome counted.
     pub(crate) async fn validate_slow(&self, token: &str) -> Result<Principal, Error> {
+        let result = self.validate_slow_uncounted(token).await;
+        self.inner.outcomes.record(&result);
+        result
+    }
+
+    async fn validate_slow_uncounted(&self, token: &str) -> Result<Principal, Error> {
         let parsed = self.inner.verifier.parse(token)?;
         let (key, snapshot) = self.inner.verifier.key(&parsed).await?;
         let principal = self.check(token, parsed, &key, &snapshot)?;

@@ -73,10 +73,16 @@ pub(crate) struct Args {
 
     #[command(flatten)]
     oidc: crate::oidc::OidcArgs,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// the API's own port).
+    #[arg(long, env = "API_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// Starts the API, prints where it is, and serves until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     let config = config(&args)?;
     let addr = SocketAddr::new(crate::bind::address(args.bind)?, args.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -97,10 +97,16 @@ pub(crate) struct Args {
     /// `entra web`.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// each part's own port).
+    #[arg(long, env = "ENTRA_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// Starts the three parts, prints what to open, and runs until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
     check_database_url(args.database_url.as_deref())?;
     let redis_url = redis_url(args.redis_url.as_deref())?;

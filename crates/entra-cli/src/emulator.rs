@@ -94,6 +94,11 @@ pub(crate) struct Args {
         value_name = "APP=URI"
     )]
     redirect_uris: Vec<ExtraRedirect>,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// both listeners).
+    #[arg(long, env = "ENTRA_EMULATOR_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// `--redirect-uri APP=URI`.
@@ -206,6 +211,7 @@ impl std::str::FromStr for Secret {
 
 /// Starts the emulator, prints what it serves, and runs until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     let mut directory = match &args.config {
         Some(path) => load_directory(path)?,
         None => Directory::default_demo(),

@@ -21,6 +21,7 @@ mod demo;
 mod emulator;
 mod health;
 mod inspect;
+mod metrics;
 mod oidc;
 mod preflight;
 mod telemetry;

@@ -116,10 +116,16 @@ pub(crate) struct Args {
     /// Port to listen on (0: any free port; the one chosen is printed).
     #[arg(long, env = "WEB_PORT", default_value_t = 8000)]
     port: u16,
+
+    /// Do not serve Prometheus metrics at `/metrics` (served by default, on
+    /// the web app's own port).
+    #[arg(long, env = "WEB_NO_METRICS")]
+    no_metrics: bool,
 }
 
 /// Starts the web app, prints where it is, and serves until a signal.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    crate::metrics::enable(!args.no_metrics)?;
     // Everything that can be wrong without a port is reported first.
     let mut config = config(&args, args.port)?;
     let addr = SocketAddr::new(crate::bind::address(args.bind)?, args.port);

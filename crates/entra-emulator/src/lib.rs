@@ -56,6 +56,7 @@ mod grants;
 mod hosts;
 mod html;
 mod keys;
+mod metrics;
 mod pages;
 mod password;
 mod request_log;

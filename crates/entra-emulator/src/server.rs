@@ -433,14 +433,28 @@ pub(crate) fn router(state: Arc<Shared>, listener: Listener, guards: &Guards) ->
         .route(managed_identity::IMDS_PATH, any(managed_identity::imds))
         .merge(pages::routes(guards.home.clone()))
         .merge(admin::routes(guards.admin.clone()))
+        .merge(metrics_routes())
         .layer(middleware::from_fn_with_state(
             (guards.hosts.clone(), state.clone()),
             hosts::check,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .layer(middleware::from_fn(crate::telemetry::trace))
+        .layer(middleware::from_fn(entra_metrics::track))
         .layer(Extension(listener))
         .with_state(state)
+}
+
+/// `/metrics` on each listener, when the process installed a Prometheus
+/// recorder (`entra emulator` does, unless `--no-metrics`).
+fn metrics_routes() -> Router<Arc<Shared>> {
+    match entra_metrics::handle() {
+        Some(handle) => {
+            crate::metrics::describe();
+            entra_metrics::routes(handle)
+        }
+        None => Router::new(),
+    }
 }
 
 /// Records each request (path, parameters redacted by allow-list and cut

@@ -5,6 +5,7 @@
 mod api;
 mod common;
 mod finding_12;
+mod metrics;
 mod probes;
 mod startup;
 mod swagger_sign_in;

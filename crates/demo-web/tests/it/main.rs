@@ -9,6 +9,7 @@ mod finding_8;
 mod frictions;
 mod logs;
 mod managed_identity;
+mod metrics;
 mod pages;
 mod probes;
 mod redis;

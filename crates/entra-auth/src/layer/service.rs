@@ -46,7 +46,7 @@ where
             if principal.validated_by(layer.validator.id()) {
                 return match self.authorize(principal) {
                     Ok(()) => ResponseFuture::inner(self.inner.call(req)),
-                    Err(e) => ResponseFuture::rejected(reject(&e)),
+                    Err(e) => ResponseFuture::rejected(self.refuse(&e)),
                 };
             }
             req.extensions_mut().remove::<Principal>();
@@ -63,7 +63,7 @@ where
                 req.extensions_mut().insert(Anonymous);
                 return ResponseFuture::inner(self.inner.call(req));
             }
-            Err(e) => return ResponseFuture::rejected(reject(&e)),
+            Err(e) => return ResponseFuture::rejected(self.refuse(&e)),
         };
         match layer.validator.try_validate(token.as_str()) {
             Attempt::Done(Ok(principal)) => match self.authorize(&principal) {
@@ -71,8 +71,9 @@ where
                     req.extensions_mut().insert(principal);
                     ResponseFuture::inner(self.inner.call(req))
                 }
-                Err(e) => ResponseFuture::rejected(reject(&e)),
+                Err(e) => ResponseFuture::rejected(self.refuse(&e)),
             },
+            // Counted by the validator.
             Attempt::Done(Err(e)) => ResponseFuture::rejected(reject(&e)),
             Attempt::NeedKey => {
                 // The key is not cached: refresh off the fast path. Take the
@@ -88,9 +89,10 @@ where
                             .validate_slow(&token)
                             .await
                             .and_then(|principal| match &layer.requirement {
-                                Some(requirement) => {
-                                    requirement.check(&principal).map(|()| principal)
-                                }
+                                Some(requirement) => requirement
+                                    .check(&principal)
+                                    .map(|()| principal)
+                                    .inspect_err(|e| layer.validator.inner.outcomes.rejected(e)),
                                 None => Ok(principal),
                             });
                     match checked {
@@ -108,6 +110,13 @@ where
 }
 
 impl<S> AuthService<S> {
+    /// Counts a refusal the layer itself made (no token, a malformed
+    /// request, a requirement not met), and answers it.
+    fn refuse<B: RejectionBody>(&self, error: &Error) -> Response<B> {
+        self.layer.shared.validator.inner.outcomes.rejected(error);
+        reject(error)
+    }
+
     fn authorize(&self, principal: &Principal) -> Result<(), Error> {
         match &self.layer.shared.requirement {
             Some(requirement) => requirement.check(principal),

@@ -8,6 +8,7 @@ mod example;
 mod hardening;
 mod harness;
 mod http_answers;
+mod metrics;
 mod properties;
 mod reliability;
 mod scope_claim;

@@ -317,6 +317,21 @@ async fn it_serves_what_it_prints_and_stops_on_sigterm() {
     // No token: 401 from entra-auth.
     let response = client().get(format!("{base}/heroes")).send().await.unwrap();
     assert_eq!(response.status(), 401);
+    // Metrics on by default, on the API's own port.
+    let response = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let metrics = response.text().await.unwrap();
+    for family in [
+        r#"http_requests_total{route="/heroes",method="GET",status="401"} 1"#,
+        r#"entra_auth_outcomes_total{outcome="missing_token",reason="missing_token"} 1"#,
+        r#"entra_auth_key_refreshes_total{trigger="startup",result="success"}"#,
+    ] {
+        assert!(metrics.contains(family), "{family}: {metrics}");
+    }
 
     running.signal("TERM");
     let status = running.wait(Duration::from_secs(10));
@@ -428,6 +443,27 @@ fn misconfiguration_is_one_line_and_exit_code_2() {
     drop(blocker);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn api_no_metrics_turns_the_metrics_route_off() {
+    let emulator = emulator().await;
+    let dir = TempDir::new("no-metrics");
+    let mut command = entra_api(&dir.0, &["--port", "0"]);
+    command
+        .env("AZURE_AUTHORITY_HOST", emulator.http_url())
+        .env("API_NO_METRICS", "true");
+    let running = Running::start(command);
+    let base = running.url("listening");
+    wait_until_ready(&base).await;
+    let response = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = client().get(format!("{base}/heroes")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}
+
 #[test]
 fn help_documents_every_option_and_its_variable() {
     let output = Command::new(env!("CARGO_BIN_EXE_entra"))
@@ -450,6 +486,7 @@ fn help_documents_every_option_and_its_variable() {
         ("--oidc-discovery-url", "OIDC_DISCOVERY_URL"),
         ("--oidc-issuer", "OIDC_ISSUER"),
         ("--scope-claim", "OIDC_SCOPE_CLAIM"),
+        ("--no-metrics", "API_NO_METRICS"),
     ] {
         assert!(help.contains(flag), "{flag}: {help}");
         assert!(help.contains(var), "{var}: {help}");

@@ -264,6 +264,18 @@ async fn serves_what_it_prints_and_stops_on_sigint() {
     .await;
     assert_eq!(secure["issuer"], plain["issuer"]);
 
+    // Metrics on both listeners by default.
+    let metrics = http_client(Some(&ca))
+        .get(format!("https://localhost:{https_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let family = r#"http_requests_total{route="/{tenant}/v2.0/.well-known/openid-configuration",method="GET",status="200"} 2"#;
+    assert!(metrics.contains(family), "{family}: {metrics}");
+
     running.signal("INT");
     let (status, took) = running.wait(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0), "{}", running.stderr.lock().unwrap());
@@ -432,6 +444,8 @@ fn help_documents_every_option_and_its_variable() {
         "ENTRA_EMULATOR_ADMIN_TOKEN",
         "--identity-header",
         "ENTRA_EMULATOR_IDENTITY_HEADER",
+        "--no-metrics",
+        "ENTRA_EMULATOR_NO_METRICS",
     ] {
         assert!(help.contains(expected), "{expected} missing: {help}");
     }

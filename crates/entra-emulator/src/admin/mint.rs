@@ -165,6 +165,7 @@ pub(super) async fn endpoint(Shared(state): Shared<Arc<State>>, body: Bytes) -> 
         .and_then(|request| mint(&state, &request).map_err(Refusal::from));
     match issued {
         Ok(issued) => {
+            crate::metrics::minted();
             let mut response = Json(json!({
                 "access_token": issued.token,
                 "token_type": "Bearer",

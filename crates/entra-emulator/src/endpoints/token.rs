@@ -108,7 +108,10 @@ async fn handle(
     let correlation = headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok());
-    let fail = |e: OAuthError| e.into_response_at(correlation, now);
+    let fail = |e: OAuthError| {
+        crate::metrics::error(&e);
+        e.into_response_at(correlation, now)
+    };
     if !is_form(headers) {
         return fail(OAuthError::invalid_request(
             "The request body must be application/x-www-form-urlencoded.",
@@ -139,7 +142,10 @@ async fn handle(
         v1,
     };
     match grants::dispatch(&ctx) {
-        Ok(response) => response.render(v1, now).into_response(),
+        Ok(response) => {
+            crate::metrics::issued(form.get("grant_type"));
+            response.render(v1, now).into_response()
+        }
         Err(e) => fail(e),
     }
 }

@@ -23,6 +23,7 @@ mod home_chromium;
 mod home_page;
 mod library;
 mod managed_identity;
+mod metrics;
 mod msal_node;
 mod msal_python;
 mod on_behalf_of;
