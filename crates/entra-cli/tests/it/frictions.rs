@@ -527,12 +527,12 @@ fn token_and_inspect_options_have_their_variables() {
                 .iter()
                 .position(|l| l.trim_start().starts_with(&format!("{flag} ")))
                 .unwrap_or_else(|| panic!("{command}: no {flag} in {help}"));
-            let block = lines[at..]
+            // The option's own lines: up to the next option.
+            let end = lines[at + 1..]
                 .iter()
-                .take(2)
-                .copied()
-                .collect::<Vec<_>>()
-                .join("\n");
+                .position(|l| l.trim_start().starts_with('-'))
+                .map_or(lines.len(), |n| at + 1 + n);
+            let block = lines[at..end].join("\n");
             assert!(block.contains(var), "{command} {flag}: {block}");
         }
     }
