@@ -10,6 +10,7 @@ mod frictions;
 mod health_cli;
 mod inspect_cli;
 mod oidc_provider;
+mod process;
 mod token_identity_cli;
 mod traces_cli;
 mod web_token_cli;

@@ -7,13 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use entra_auth::{AuthConfig, Validator};
+
+use crate::process::{Running, TempDir, entra};
 use entra_emulator::{Directory, Emulator, EmulatorConfig};
 
 const TENANT: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
@@ -23,145 +21,6 @@ const DAEMON: &str = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f";
 const CLI: &str = "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6";
 const ALICE: &str = "alice@contoso.onmicrosoft.com";
 const ALICE_PASSWORD: &str = "alice-dev-password";
-
-/// A unique directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "entra-cli-web-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `entra {args}` with a clean environment, run in `cwd`.
-fn entra(cwd: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_entra"));
-    command.args(args).current_dir(cwd);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("ENTRA_")
-            || name.starts_with("AZURE_")
-            || name.starts_with("API_")
-            || name.starts_with("WEB_")
-            || name == "SESSION_STORE"
-            || name == "REDIS_URL"
-            || name == "RUST_LOG"
-        {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
-/// Collects a pipe into a shared string, on a thread.
-fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    text
-}
-
-/// A child process killed on drop.
-struct Running {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn start(mut command: Command) -> Self {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits (without blocking the runtime) until `f(stdout, stderr)` holds.
-    async fn until(&self, what: &str, f: impl Fn(&str, &str) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (out, err) = (
-                self.stdout.lock().unwrap().clone(),
-                self.stderr.lock().unwrap().clone(),
-            );
-            if f(&out, &err) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what}; stdout: {out}\nstderr: {err}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader threads drain the pipes.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return status;
-            }
-            if started.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!(
-                    "still running after {limit:?}; stderr: {}",
-                    self.stderr.lock().unwrap()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn emulator(directory: Directory) -> Emulator {
     Emulator::start(EmulatorConfig {
